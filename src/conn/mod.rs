@@ -1,0 +1,299 @@
+//! A connected TCP stream used either as raw bytes (exactly like a plain socket) or as whole
+//! messages (see `frame`). Every method takes `&self`: one thread may send while another
+//! receives, and `close` from any thread wakes blocked calls.
+
+mod recv;
+mod send;
+
+use crate::error::{Error, Result};
+use crate::frame;
+use crate::net;
+use crate::timeout::Timeout;
+use socket2::Socket;
+use std::io::IoSlice;
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+pub use send::{DEFAULT_SEND_QUEUE_LIMIT, LINGER};
+
+/// Largest message a new connection sends and accepts: 16 MiB.
+pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;
+/// Time a message whose first byte has arrived may take to arrive whole, by default.
+pub const DEFAULT_FRAME_TIMEOUT: Duration = Duration::from_secs(30);
+
+const MODE_UNSET: u8 = 0;
+const MODE_RAW: u8 = 1;
+const MODE_MESSAGE: u8 = 2;
+
+/// A connection, from `connect` or `Server::accept`. Dropping it closes it (see [`close`]).
+///
+/// [`close`]: Connection::close
+#[derive(Debug)]
+pub struct Connection {
+    shared: Arc<Shared>,
+}
+
+/// State shared between the connection's users and its background flusher thread.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    sock: Socket,
+    fd: RawFd,
+    /// Set by `close`: every later or blocked call returns `Closed`.
+    closed: AtomicBool,
+    /// Why the connection broke (protocol error, reset) if it did.
+    dead: OnceLock<String>,
+    mode: AtomicU8,
+    /// A receive returned data since the last send: the next send is a reply and is written
+    /// straight through (request/response traffic never waits for coalescing).
+    recv_since_send: AtomicBool,
+    max_message: AtomicUsize,
+    send_timeout_ms: AtomicI32,
+    queue_limit: AtomicUsize,
+    frame_timeout_ms: AtomicI32,
+    send: Mutex<send::SendState>,
+    flush_cv: Condvar,
+    recv: Mutex<recv::RecvState>,
+}
+
+impl Connection {
+    /// Connect to `host:port` within `timeout`. `host` is an IPv4/IPv6 literal or a name.
+    pub fn connect(host: &str, port: u16, timeout: Timeout) -> Result<Connection> {
+        net::connect(host, port, timeout).map(Connection::from_socket)
+    }
+
+    pub(crate) fn from_socket(sock: Socket) -> Connection {
+        let fd = sock.as_raw_fd();
+        Connection {
+            shared: Arc::new(Shared {
+                sock,
+                fd,
+                closed: AtomicBool::new(false),
+                dead: OnceLock::new(),
+                mode: AtomicU8::new(MODE_UNSET),
+                recv_since_send: AtomicBool::new(false),
+                max_message: AtomicUsize::new(DEFAULT_MAX_MESSAGE),
+                send_timeout_ms: AtomicI32::new(-1),
+                queue_limit: AtomicUsize::new(DEFAULT_SEND_QUEUE_LIMIT),
+                frame_timeout_ms: AtomicI32::new(DEFAULT_FRAME_TIMEOUT.as_millis() as i32),
+                send: Mutex::new(send::SendState::default()),
+                flush_cv: Condvar::new(),
+                recv: Mutex::new(recv::RecvState::default()),
+            }),
+        }
+    }
+
+    /// Raw mode: send all of `data` (like `sendall`). Blocking follows the send timeout.
+    pub fn send(&self, data: &[u8]) -> Result<()> {
+        self.shared.enter(MODE_RAW)?;
+        if data.is_empty() {
+            return self.shared.check_alive();
+        }
+        self.shared.send_parts(&[IoSlice::new(data)], data.len())
+    }
+
+    /// Raw mode: receive 1..=`buf.len()` bytes (like `recv`). `Closed` once the peer has
+    /// closed and everything was read.
+    pub fn recv(&self, buf: &mut [u8], timeout: Timeout) -> Result<usize> {
+        self.shared.enter(MODE_RAW)?;
+        if buf.is_empty() {
+            return Err(Error::InvalidArgument(
+                "receive buffer has capacity 0".into(),
+            ));
+        }
+        self.shared.recv_raw(buf, timeout)
+    }
+
+    /// Message mode: send one whole message (may be empty).
+    pub fn send_msg(&self, msg: &[u8]) -> Result<()> {
+        self.shared.enter(MODE_MESSAGE)?;
+        self.shared.check_size(msg.len())?;
+        let header = frame::encode_header(msg.len());
+        self.shared.send_parts(
+            &[IoSlice::new(&header), IoSlice::new(msg)],
+            frame::HEADER_LEN + msg.len(),
+        )
+    }
+
+    /// Message mode: send several messages in one call, all or nothing.
+    pub fn send_msgs(&self, msgs: &[&[u8]]) -> Result<()> {
+        self.shared.enter(MODE_MESSAGE)?;
+        let mut total = 0usize;
+        for m in msgs {
+            self.shared.check_size(m.len())?;
+            total += frame::HEADER_LEN + m.len();
+        }
+        if msgs.is_empty() {
+            return self.shared.check_alive();
+        }
+        let headers: Vec<[u8; frame::HEADER_LEN]> =
+            msgs.iter().map(|m| frame::encode_header(m.len())).collect();
+        let mut parts = Vec::with_capacity(msgs.len() * 2);
+        for (h, m) in headers.iter().zip(msgs) {
+            parts.push(IoSlice::new(h));
+            parts.push(IoSlice::new(m));
+        }
+        self.shared.send_parts(&parts, total)
+    }
+
+    /// Message mode: receive the next whole message into `buf` and return its length.
+    /// If `buf` is too small: [`Error::BufferTooSmall`] with the size needed; the message
+    /// stays queued for the next call.
+    pub fn recv_msg(&self, buf: &mut [u8], timeout: Timeout) -> Result<usize> {
+        self.shared.enter(MODE_MESSAGE)?;
+        self.shared.recv_msg(buf, timeout)
+    }
+
+    /// The largest message this connection sends and accepts (inclusive).
+    pub fn set_max_message(&self, max_len: usize) -> Result<()> {
+        if max_len > frame::MAX_WIRE_LEN {
+            return Err(Error::InvalidArgument(format!(
+                "max message {max_len} exceeds the wire format's limit of {} bytes",
+                frame::MAX_WIRE_LEN
+            )));
+        }
+        self.shared.max_message.store(max_len, Relaxed);
+        Ok(())
+    }
+
+    /// The current message size limit.
+    pub fn max_message(&self) -> usize {
+        self.shared.max_message.load(Relaxed)
+    }
+
+    /// How long a send may wait for room in the send queue (default: forever).
+    pub fn set_send_timeout(&self, timeout: Timeout) {
+        self.shared
+            .send_timeout_ms
+            .store(timeout.as_millis(), Relaxed);
+    }
+
+    /// Bytes the send queue may hold before sends wait or fail (default
+    /// [`DEFAULT_SEND_QUEUE_LIMIT`]). A message larger than the limit is still accepted into
+    /// an empty queue, so no message is unsendable.
+    pub fn set_send_queue_limit(&self, bytes: usize) {
+        self.shared.queue_limit.store(bytes, Relaxed);
+    }
+
+    /// Time a message whose first byte has arrived may take to arrive whole; after that the
+    /// peer is considered hostile or dead and the connection fails with a protocol error.
+    /// `Timeout::Forever` disables the check; `Timeout::Poll` is invalid.
+    pub fn set_frame_timeout(&self, timeout: Timeout) -> Result<()> {
+        if timeout == Timeout::Poll {
+            return Err(Error::InvalidArgument(
+                "frame timeout must be -1 or positive".into(),
+            ));
+        }
+        self.shared
+            .frame_timeout_ms
+            .store(timeout.as_millis(), Relaxed);
+        Ok(())
+    }
+
+    /// Bytes accepted by sends but not yet handed to the operating system.
+    pub fn send_queue_len(&self) -> usize {
+        self.shared.lock_send().pending()
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> Result<SocketAddr> {
+        let a = self.shared.sock.peer_addr()?;
+        a.as_socket()
+            .ok_or_else(|| Error::Address("peer address is not an IP address".into()))
+    }
+
+    /// Close the connection: blocked and later calls return [`Error::Closed`] at once; queued
+    /// data keeps going to the peer in the background for at most [`LINGER`], then the socket
+    /// closes. Never blocks. Idempotent.
+    pub fn close(&self) {
+        self.shared.close();
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
+impl Shared {
+    fn enter(&self, mode: u8) -> Result<()> {
+        let cur = self.mode.load(Relaxed);
+        if cur == mode {
+            return Ok(());
+        }
+        if cur == MODE_UNSET
+            && self
+                .mode
+                .compare_exchange(MODE_UNSET, mode, Relaxed, Relaxed)
+                .is_ok()
+        {
+            return Ok(());
+        }
+        let (is, other) = if mode == MODE_RAW {
+            ("message", "raw")
+        } else {
+            ("raw", "message")
+        };
+        Err(Error::State(format!(
+            "this connection is in {is} mode (set by its first send or receive); {other} calls cannot be mixed in"
+        )))
+    }
+
+    fn check_size(&self, len: usize) -> Result<()> {
+        let max = self.max_message.load(Relaxed);
+        if len > max {
+            return Err(Error::MessageTooLarge { len, max });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_alive(&self) -> Result<()> {
+        if self.closed.load(Acquire) {
+            return Err(Error::Closed("the handle was closed".into()));
+        }
+        if let Some(why) = self.dead.get() {
+            return Err(Error::Closed(why.clone()));
+        }
+        Ok(())
+    }
+
+    /// Record why the connection broke and shut the socket down both ways.
+    fn kill(&self, why: String) {
+        let _ = self.dead.set(why);
+        let _ = self.sock.shutdown(Shutdown::Both);
+    }
+
+    /// The peer broke the framing: the connection is closed; this call reports why.
+    fn protocol_error(&self, what: String) -> Error {
+        self.kill(format!("closed after a protocol error: {what}"));
+        Error::Protocol(what)
+    }
+
+    fn send_timeout(&self) -> Timeout {
+        Timeout::from_millis(self.send_timeout_ms.load(Relaxed)).unwrap_or(Timeout::Forever)
+    }
+
+    fn frame_timeout(&self) -> Timeout {
+        Timeout::from_millis(self.frame_timeout_ms.load(Relaxed)).unwrap_or(Timeout::Forever)
+    }
+
+    fn lock_send(&self) -> MutexGuard<'_, send::SendState> {
+        self.send.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_recv(&self) -> MutexGuard<'_, recv::RecvState> {
+        self.recv.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn close(self: &Arc<Self>) {
+        if self.closed.swap(true, AcqRel) {
+            return;
+        }
+        // Wakes a receive blocked in this or another thread (it then sees `closed`).
+        let _ = self.sock.shutdown(Shutdown::Read);
+        self.close_send_side();
+    }
+}

@@ -1,0 +1,175 @@
+//! The receive paths. Raw mode reads straight into the caller's buffer (plain-socket
+//! semantics). Message mode reads in large chunks into a per-connection buffer and hands out
+//! whole frames from it, so many small messages cost one syscall; each message is copied
+//! once, from that buffer to the caller's.
+
+use super::Shared;
+use crate::error::{Error, Result};
+use crate::frame::{self, HEADER_LEN};
+use crate::sys::{self, Ready};
+use crate::timeout::{Deadline, Timeout};
+use std::io;
+use std::sync::atomic::Ordering::*;
+use std::time::Instant;
+
+/// Size of the receive buffer a message-mode connection starts with (grows for larger frames).
+const CHUNK: usize = 64 << 10;
+/// A buffer grown beyond this is given back once it is empty.
+const SHRINK_ABOVE: usize = 1 << 20;
+
+#[derive(Debug, Default)]
+pub(crate) struct RecvState {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// When the first byte of the frame now being assembled was seen (frame timeout).
+    frame_started: Option<Instant>,
+}
+
+impl RecvState {
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.frame_started = None;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+            if self.buf.len() > SHRINK_ABOVE {
+                self.buf = vec![0; CHUNK];
+            }
+        }
+    }
+
+    /// Make room to read more of a frame of `frame_len` bytes (header included) that starts at
+    /// `start`. Memory grows only as data actually arrives: at most doubling, never past the
+    /// frame, and the frame's length was already checked against the limit.
+    fn make_room(&mut self, frame_len: usize) {
+        if self.buf.is_empty() {
+            self.buf = vec![0; CHUNK];
+        }
+        let tail_free = self.buf.len() - self.end;
+        if self.start > 0 && (tail_free < CHUNK / 4 || self.buf.len() - self.start < frame_len) {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let grown = (self.buf.len() * 2).min(frame_len.max(self.buf.len() + 1));
+            self.buf.resize(grown, 0);
+        }
+    }
+}
+
+impl Shared {
+    pub(super) fn recv_raw(&self, buf: &mut [u8], timeout: Timeout) -> Result<usize> {
+        let _guard = self.lock_recv();
+        self.check_alive()?;
+        let deadline = timeout.deadline();
+        loop {
+            match sys::recv(self.fd, buf, !matches!(deadline, Deadline::Never)) {
+                Ok(0) => return Err(self.eof_error()),
+                Ok(n) => {
+                    self.recv_since_send.store(true, Relaxed);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait_readable(deadline)?,
+                Err(e) => return Err(self.recv_failed(e)),
+            }
+        }
+    }
+
+    pub(super) fn recv_msg(&self, out: &mut [u8], timeout: Timeout) -> Result<usize> {
+        let mut st = self.lock_recv();
+        self.check_alive()?;
+        let deadline = timeout.deadline();
+        let max = self.max_message.load(Relaxed);
+        loop {
+            let avail = st.end - st.start;
+            let mut need = HEADER_LEN;
+            if avail >= HEADER_LEN {
+                let mut hb = [0u8; HEADER_LEN];
+                hb.copy_from_slice(&st.buf[st.start..st.start + HEADER_LEN]);
+                let h = frame::decode_header(&hb, max).map_err(|m| self.protocol_error(m))?;
+                need = HEADER_LEN + h.len;
+                if h.is_message() && out.len() < h.len {
+                    return Err(Error::BufferTooSmall { needed: h.len });
+                }
+                if avail >= need {
+                    if h.is_message() {
+                        let body = st.start + HEADER_LEN;
+                        out[..h.len].copy_from_slice(&st.buf[body..body + h.len]);
+                        st.consume(need);
+                        self.recv_since_send.store(true, Relaxed);
+                        return Ok(h.len);
+                    }
+                    st.consume(need); // an extension frame this version does not know: skip
+                    continue;
+                }
+            }
+            st.make_room(need);
+            self.fill(&mut st, deadline)?;
+        }
+    }
+
+    /// One read into the buffer, waiting per `deadline` and the frame timeout.
+    fn fill(&self, st: &mut RecvState, deadline: Deadline) -> Result<()> {
+        let partial = st.end > st.start;
+        let frame_deadline = match (partial, self.frame_timeout()) {
+            (true, Timeout::After(d)) => {
+                Deadline::At(*st.frame_started.get_or_insert_with(Instant::now) + d)
+            }
+            _ => Deadline::Never,
+        };
+        let wait_until = deadline.min(frame_deadline);
+        loop {
+            let end = st.end;
+            match sys::recv(self.fd, &mut st.buf[end..], !matches!(wait_until, Deadline::Never)) {
+                Ok(0) if partial && !self.closed.load(Acquire) => {
+                    return Err(self.protocol_error(format!(
+                        "peer closed the connection in the middle of a frame ({} bytes of it received)",
+                        st.end - st.start
+                    )))
+                }
+                Ok(0) => return Err(self.eof_error()),
+                Ok(n) => {
+                    st.end += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if frame_deadline.expired() {
+                        return Err(self.protocol_error(format!(
+                            "a frame stayed incomplete for longer than the frame timeout ({} bytes of it received)",
+                            st.end - st.start
+                        )));
+                    }
+                    self.wait_readable(wait_until)?;
+                }
+                Err(e) => return Err(self.recv_failed(e)),
+            }
+        }
+    }
+
+    /// Wait for input; `Timeout` once the deadline has passed.
+    fn wait_readable(&self, deadline: Deadline) -> Result<()> {
+        if deadline.expired() {
+            return Err(Error::Timeout);
+        }
+        sys::wait(self.fd, Ready::Read, deadline, None)?;
+        Ok(())
+    }
+
+    /// End of stream: either our own `close` (which shuts the read side down) or the peer's.
+    fn eof_error(&self) -> Error {
+        match self.check_alive() {
+            Err(e) => e,
+            Ok(()) => Error::Closed("the peer closed the connection".into()),
+        }
+    }
+
+    fn recv_failed(&self, e: io::Error) -> Error {
+        let err = Error::from_io(e);
+        if let Error::Closed(why) = &err {
+            self.kill(why.clone());
+        }
+        err
+    }
+}

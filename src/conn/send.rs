@@ -1,0 +1,301 @@
+//! The send path: straight through when the connection is idle, coalesced when the
+//! application sends faster than one syscall per message, and flushed in the background
+//! (by one lazily started thread per connection) so queued data keeps flowing between calls.
+//!
+//! Policy, per send:
+//! 1. If bytes are already queued, the message joins the queue (order is kept); when the
+//!    queue reaches `FLUSH_THRESHOLD` the calling thread writes queue and message with one
+//!    `sendmsg`.
+//! 2. If nothing is queued, the message is written at once when it is large, when it answers
+//!    a received message, when the last write was at least `IDLE_GAP` ago, or while the
+//!    current burst has had fewer than `BURST_DIRECT` direct writes. Otherwise it is queued and
+//!    the flusher writes it within about `COALESCE_DELAY` (plus scheduling).
+//! 3. Whatever the socket does not take is queued; the flusher writes it when the socket
+//!    drains, whether or not the application calls arsock again.
+
+use super::Shared;
+use crate::error::{Error, Result};
+use crate::sys::{self, Ready};
+use crate::timeout::{Deadline, Timeout};
+use std::io::IoSlice;
+use std::net::Shutdown;
+use std::sync::atomic::Ordering::*;
+use std::sync::{Arc, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Send-queue limit of a new connection: 1 MiB.
+pub const DEFAULT_SEND_QUEUE_LIMIT: usize = 1 << 20;
+/// After `close`, queued data keeps going to the peer for at most this long.
+pub const LINGER: Duration = Duration::from_secs(2);
+
+/// Queue size at which the sending thread writes the queue itself.
+const FLUSH_THRESHOLD: usize = 64 << 10;
+/// Messages this large are never coalesced: a copy would cost more than the syscall saves.
+const LARGE_WRITE: usize = 16 << 10;
+/// A send this long after the previous write finds the connection idle.
+const IDLE_GAP: Duration = Duration::from_micros(200);
+/// Direct writes allowed at the start of a burst before sends start coalescing.
+const BURST_DIRECT: u32 = 8;
+/// How long the flusher lets a burst accumulate before writing it.
+const COALESCE_DELAY: Duration = Duration::from_micros(50);
+/// How often threads waiting for socket space re-check for `close`.
+const CLOSE_CHECK_MS: i32 = 20;
+/// A drained queue larger than this gives its memory back.
+const SHRINK_ABOVE: usize = 1 << 20;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Flusher {
+    #[default]
+    NotStarted,
+    /// Waiting on the condition variable for work.
+    Idle,
+    /// Woken, or writing.
+    Busy,
+    /// Gone after `close`.
+    Exited,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct SendState {
+    queue: Vec<u8>,
+    head: usize,
+    last_write: Option<Instant>,
+    burst_direct: u32,
+    flusher: Flusher,
+    linger_until: Option<Instant>,
+    /// Why sending became impossible (the peer reset or closed); receiving may still work.
+    broken: Option<String>,
+}
+
+impl SendState {
+    pub(crate) fn pending(&self) -> usize {
+        self.queue.len() - self.head
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.head += n;
+        if self.head == self.queue.len() {
+            self.head = 0;
+            self.queue.clear();
+            if self.queue.capacity() > SHRINK_ABOVE {
+                self.queue = Vec::new();
+            }
+        }
+    }
+
+    fn append(&mut self, parts: &[IoSlice<'_>], mut skip: usize) {
+        for p in parts {
+            if skip >= p.len() {
+                skip -= p.len();
+                continue;
+            }
+            self.queue.extend_from_slice(&p[skip..]);
+            skip = 0;
+        }
+    }
+
+    /// Whether a send that finds the queue empty should be written at once.
+    fn idle(&mut self, sh: &Shared) -> bool {
+        if sh.recv_since_send.load(Relaxed) {
+            sh.recv_since_send.store(false, Relaxed);
+            self.burst_direct = 0;
+            return true;
+        }
+        match self.last_write {
+            Some(t) if t.elapsed() < IDLE_GAP => self.burst_direct < BURST_DIRECT,
+            _ => {
+                self.burst_direct = 0;
+                true
+            }
+        }
+    }
+
+    /// One `sendmsg` of the queue followed by `parts`; what the socket does not take is queued.
+    fn write_through(&mut self, sh: &Shared, parts: &[IoSlice<'_>]) -> Result<()> {
+        let pending = self.pending();
+        let n = {
+            let mut iov: Vec<IoSlice<'_>> = Vec::with_capacity(parts.len() + 1);
+            if pending > 0 {
+                iov.push(IoSlice::new(&self.queue[self.head..]));
+            }
+            iov.extend_from_slice(parts);
+            sys::send_vectored(sh.fd, &iov)
+        };
+        let n = n.map_err(|e| self.fail(e))?;
+        self.last_write = Some(Instant::now());
+        let from_queue = n.min(pending);
+        self.advance(from_queue);
+        self.append(parts, n - from_queue);
+        Ok(())
+    }
+
+    /// Write queued bytes only. Returns false when the socket took nothing.
+    fn write_queue(&mut self, sh: &Shared) -> Result<bool> {
+        let n = sys::send_vectored(sh.fd, &[IoSlice::new(&self.queue[self.head..])])
+            .map_err(|e| self.fail(e))?;
+        self.last_write = Some(Instant::now());
+        self.advance(n);
+        Ok(n > 0)
+    }
+
+    /// A write failed: if the peer is gone, queued data cannot be delivered; later sends say so.
+    fn fail(&mut self, e: std::io::Error) -> Error {
+        self.queue = Vec::new();
+        self.head = 0;
+        let err = Error::from_io(e);
+        if let Error::Closed(why) = &err {
+            self.broken = Some(why.clone());
+        }
+        err
+    }
+}
+
+impl Shared {
+    /// Accept `parts` (one or more whole frames, `total` bytes) for sending, all or nothing.
+    pub(super) fn send_parts(self: &Arc<Self>, parts: &[IoSlice<'_>], total: usize) -> Result<()> {
+        let mut st = self.lock_send();
+        self.check_alive()?;
+        if let Some(why) = &st.broken {
+            return Err(Error::Closed(format!("sending failed earlier: {why}")));
+        }
+        let limit = self.queue_limit.load(Relaxed);
+        if st.pending() > 0 && st.pending() + total > limit {
+            st = self.wait_for_room(st, total, limit)?;
+        }
+        let pending = st.pending();
+        let write_now = if pending == 0 {
+            let direct = total >= LARGE_WRITE || st.idle(self);
+            if direct {
+                st.burst_direct += 1;
+            }
+            direct
+        } else {
+            pending + total >= FLUSH_THRESHOLD
+        };
+        if write_now {
+            st.write_through(self, parts)?;
+        } else {
+            st.append(parts, 0);
+        }
+        if st.pending() > 0 {
+            self.schedule_flush(&mut st);
+        }
+        Ok(())
+    }
+
+    /// Block (per the send timeout) until `total` more bytes fit in the queue, writing the
+    /// queue from this thread meanwhile. Nothing of the new message is queued on failure.
+    fn wait_for_room<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, SendState>,
+        total: usize,
+        limit: usize,
+    ) -> Result<MutexGuard<'a, SendState>> {
+        let timeout = self.send_timeout();
+        if timeout == Timeout::Poll {
+            return Err(Error::WouldBlock {
+                queued: st.pending(),
+                limit,
+            });
+        }
+        let deadline = timeout.deadline();
+        loop {
+            if st.pending() > 0 {
+                st.write_queue(self)?;
+            }
+            if st.pending() == 0 || st.pending() + total <= limit {
+                return Ok(st);
+            }
+            if deadline.expired() {
+                return Err(Error::Timeout);
+            }
+            drop(st);
+            sys::wait(self.fd, Ready::Write, deadline, Some(CLOSE_CHECK_MS))?;
+            st = self.lock_send();
+            self.check_alive()?;
+        }
+    }
+
+    /// Make sure the flusher will write the queue: start it, or wake it if it waits.
+    fn schedule_flush(self: &Arc<Self>, st: &mut SendState) {
+        match st.flusher {
+            Flusher::Idle => {
+                st.flusher = Flusher::Busy;
+                self.flush_cv.notify_one();
+            }
+            Flusher::NotStarted => {
+                let sh = Arc::clone(self);
+                let spawned = std::thread::Builder::new()
+                    .name("arsock-flush".into())
+                    .stack_size(64 << 10)
+                    .spawn(move || sh.flusher_main());
+                // Without a thread, queued data still goes out with the next send, or when a
+                // blocking send waits for room; keep trying to start one on later sends.
+                if spawned.is_ok() {
+                    st.flusher = Flusher::Busy;
+                }
+            }
+            Flusher::Busy | Flusher::Exited => {}
+        }
+    }
+
+    /// The write half of `close`: send FIN now if nothing is queued, otherwise let the flusher
+    /// drain the queue for at most `LINGER`.
+    pub(super) fn close_send_side(self: &Arc<Self>) {
+        let mut st = self.lock_send();
+        if st.pending() > 0 {
+            st.linger_until = Some(Instant::now() + LINGER);
+            self.schedule_flush(&mut st);
+            return;
+        }
+        let _ = self.sock.shutdown(Shutdown::Write);
+        if st.flusher == Flusher::Idle {
+            // Let the waiting flusher see `closed` and exit.
+            self.schedule_flush(&mut st);
+        }
+    }
+
+    fn flusher_main(self: Arc<Self>) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        // SAFETY: PR_SET_TIMERSLACK only changes this thread's timer slack (in ns).
+        unsafe {
+            libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong);
+        }
+        let mut st = self.lock_send();
+        loop {
+            while st.pending() == 0 {
+                if self.closed.load(Acquire) {
+                    let _ = self.sock.shutdown(Shutdown::Write);
+                    st.flusher = Flusher::Exited;
+                    return;
+                }
+                st.flusher = Flusher::Idle;
+                st = self.flush_cv.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+            st.flusher = Flusher::Busy;
+            if !self.closed.load(Acquire) {
+                // Let a burst accumulate: one syscall for many messages.
+                drop(st);
+                std::thread::sleep(COALESCE_DELAY);
+                st = self.lock_send();
+            }
+            while st.pending() > 0 {
+                if st.write_queue(&self).is_err() || st.pending() == 0 {
+                    break;
+                }
+                let deadline = match st.linger_until {
+                    Some(t) if Instant::now() >= t => {
+                        let rest = st.pending();
+                        st.advance(rest); // linger over: drop what is left
+                        break;
+                    }
+                    Some(t) => Deadline::At(t),
+                    None => Deadline::Never,
+                };
+                drop(st);
+                let _ = sys::wait(self.fd, Ready::Write, deadline, Some(CLOSE_CHECK_MS));
+                st = self.lock_send();
+            }
+        }
+    }
+}

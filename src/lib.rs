@@ -1,0 +1,38 @@
+//! arsock: message-oriented sockets with a C ABI for real-time augmented-reality apps.
+//!
+//! The crate has two layers. The safe Rust core ([`Server`], [`Connection`], [`Error`],
+//! [`Timeout`], [`frame`]) knows nothing of C and can be used from Rust directly. The `ffi`
+//! module is the C API (`include/arsock.h`): it converts arguments, calls the core and maps
+//! errors to `arsock_status` codes, catching every panic at the boundary.
+//!
+//! ```no_run
+//! use arsock::{Connection, Server, Timeout};
+//! let server = Server::bind("127.0.0.1", 0)?;
+//! server.listen(0)?;
+//! let port = server.local_addr().port();
+//! let client = Connection::connect("127.0.0.1", port, Timeout::Forever)?;
+//! let accepted = server.accept(Timeout::Forever)?;
+//! client.send_msg(b"pose")?;
+//! let mut buf = [0u8; 64];
+//! let n = accepted.recv_msg(&mut buf, Timeout::Forever)?;
+//! assert_eq!(&buf[..n], b"pose");
+//! # Ok::<(), arsock::Error>(())
+//! ```
+
+mod conn;
+mod error;
+pub mod frame;
+mod net;
+pub mod registry;
+mod server;
+mod sys;
+mod timeout;
+
+pub mod ffi;
+
+pub use conn::{
+    Connection, DEFAULT_FRAME_TIMEOUT, DEFAULT_MAX_MESSAGE, DEFAULT_SEND_QUEUE_LIMIT, LINGER,
+};
+pub use error::{Error, Result};
+pub use server::{Server, DEFAULT_BACKLOG};
+pub use timeout::Timeout;
