@@ -197,6 +197,11 @@ impl Connection {
         self.shared.lock_send().pending()
     }
 
+    /// Whether TCP_NODELAY is set (arsock sets it on every connection).
+    pub fn nodelay(&self) -> Result<bool> {
+        Ok(self.shared.sock.tcp_nodelay()?)
+    }
+
     /// The peer's address.
     pub fn peer_addr(&self) -> Result<SocketAddr> {
         let a = self.shared.sock.peer_addr()?;

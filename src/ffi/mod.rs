@@ -15,6 +15,7 @@ mod status;
 mod version;
 
 pub use client::*;
+pub use handles::arsock_close;
 pub use last_error::arsock_last_error_message;
 pub use message::*;
 pub use server::*;
