@@ -327,7 +327,9 @@ arsock_status arsock_client_send_msgs(arsock_handle client,
  * Message mode: receive the next whole message into `buf`, waiting at most `timeout_ms`
  * (-1 forever, 0 poll, > 0 ms). On success `*out_len` is its length (0 for an empty one).
  *
- * If `cap` is smaller than the message: ARSOCK_ERR_BUFFER_TOO_SMALL, `*out_len` receives the
+ * If `cap` is smaller than the message (reported once it has arrived whole, so a peer that
+ * announces much and sends little never makes the caller allocate):
+ * ARSOCK_ERR_BUFFER_TOO_SMALL, `*out_len` receives the
  * size needed (the one out-param written on a failure) and the message stays queued for the
  * next call. `(NULL, 0)` is a valid buffer: it asks for the next message's size that way.
  *

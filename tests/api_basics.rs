@@ -44,7 +44,12 @@ fn ipv6_loopback_and_localhost_names_work() {
 fn server_bound_by_name_accepts() {
     let (server, port) = listen_on("localhost");
     let mut client = 0;
-    ok(arsock_client_connect(cstr("localhost").as_ptr(), port, 5000, &mut client));
+    ok(arsock_client_connect(
+        cstr("localhost").as_ptr(),
+        port,
+        5000,
+        &mut client,
+    ));
     let accepted = accept(server);
     send_raw(accepted, b"hi");
     assert_eq!(recv_raw_exact(client, 2), b"hi");
@@ -81,10 +86,19 @@ fn recv_timeouts_poll_wait_and_keep_the_handle_usable() {
     let (_server, client, accepted) = pair();
     let mut buf = [0u8; 8];
     let mut n = 0;
-    assert_eq!(arsock_client_recv(accepted, buf.as_mut_ptr(), 8, 0, &mut n), ARSOCK_ERR_TIMEOUT);
+    assert_eq!(
+        arsock_client_recv(accepted, buf.as_mut_ptr(), 8, 0, &mut n),
+        ARSOCK_ERR_TIMEOUT
+    );
     let t = Instant::now();
-    assert_eq!(arsock_client_recv(accepted, buf.as_mut_ptr(), 8, 50, &mut n), ARSOCK_ERR_TIMEOUT);
-    assert!(t.elapsed() >= Duration::from_millis(50), "returned before the timeout");
+    assert_eq!(
+        arsock_client_recv(accepted, buf.as_mut_ptr(), 8, 50, &mut n),
+        ARSOCK_ERR_TIMEOUT
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(50),
+        "returned before the timeout"
+    );
     send_raw(client, b"after");
     assert_eq!(recv_raw_exact(accepted, 5), b"after");
 }
@@ -158,7 +172,11 @@ fn binding_a_port_in_use_reports_address_in_use() {
     let (_server, port) = listen();
     let mut other = 0;
     let st = arsock_server_bind(cstr("127.0.0.1").as_ptr(), port, &mut other);
-    let st = if st == ARSOCK_OK { arsock_server_listen(other, 0) } else { st };
+    let st = if st == ARSOCK_OK {
+        arsock_server_listen(other, 0)
+    } else {
+        st
+    };
     assert_eq!(st, ARSOCK_ERR_ADDRESS_IN_USE, "{}", last_error());
 }
 
@@ -176,20 +194,28 @@ fn unparseable_or_unknown_hosts_are_address_errors() {
 
 #[test]
 fn every_status_has_a_static_text_and_unknown_values_are_safe() {
-    for v in [0, -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, -14] {
-        let s = unsafe { CStr::from_ptr(arsock_status_str(v)) }.to_str().unwrap();
+    for v in [
+        0, -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, -14,
+    ] {
+        let s = unsafe { CStr::from_ptr(arsock_status_str(v)) }
+            .to_str()
+            .unwrap();
         assert!(!s.is_empty() && s != "unknown status", "{v}");
         assert_eq!(arsock_status::from_i32(v).map(|s| s as i32), Some(v));
     }
     for v in [1, -15, 42, i32::MIN, i32::MAX] {
-        let s = unsafe { CStr::from_ptr(arsock_status_str(v)) }.to_str().unwrap();
+        let s = unsafe { CStr::from_ptr(arsock_status_str(v)) }
+            .to_str()
+            .unwrap();
         assert_eq!(s, "unknown status");
     }
 }
 
 #[test]
 fn versions_are_reported() {
-    let v = unsafe { CStr::from_ptr(arsock_version()) }.to_str().unwrap();
+    let v = unsafe { CStr::from_ptr(arsock_version()) }
+        .to_str()
+        .unwrap();
     assert_eq!(v, env!("CARGO_PKG_VERSION"));
     assert_eq!(arsock_abi_version(), ARSOCK_ABI_VERSION);
 }
@@ -197,9 +223,15 @@ fn versions_are_reported() {
 #[test]
 fn header_constants_match_the_rust_core() {
     assert_eq!(ARSOCK_DEFAULT_MAX_MESSAGE, arsock::DEFAULT_MAX_MESSAGE);
-    assert_eq!(ARSOCK_DEFAULT_SEND_QUEUE_LIMIT, arsock::DEFAULT_SEND_QUEUE_LIMIT);
+    assert_eq!(
+        ARSOCK_DEFAULT_SEND_QUEUE_LIMIT,
+        arsock::DEFAULT_SEND_QUEUE_LIMIT
+    );
     assert_eq!(ARSOCK_CLOSE_LINGER_MS as u128, arsock::LINGER.as_millis());
-    assert_eq!(ARSOCK_DEFAULT_FRAME_TIMEOUT_MS as u128, arsock::DEFAULT_FRAME_TIMEOUT.as_millis());
+    assert_eq!(
+        ARSOCK_DEFAULT_FRAME_TIMEOUT_MS as u128,
+        arsock::DEFAULT_FRAME_TIMEOUT.as_millis()
+    );
 }
 
 #[test]
@@ -210,6 +242,9 @@ fn last_error_is_per_thread() {
     assert!(here.contains("not open"), "{here}");
     let there = std::thread::spawn(|| last_error()).join().unwrap();
     assert_eq!(there, "");
-    assert_eq!(arsock_server_bind(std::ptr::null(), 0, &mut h), ARSOCK_ERR_INVALID_ARGUMENT);
+    assert_eq!(
+        arsock_server_bind(std::ptr::null(), 0, &mut h),
+        ARSOCK_ERR_INVALID_ARGUMENT
+    );
     assert!(last_error().contains("host is NULL"));
 }

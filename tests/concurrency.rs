@@ -11,18 +11,29 @@ use std::time::{Duration, Instant};
 /// forever the call would otherwise wait. The wake latency itself is printed, not asserted.
 const WAKE_BOUND: Duration = Duration::from_secs(5);
 
-fn close_while_blocked(call: impl FnOnce() -> arsock_status + Send + 'static, handle: arsock_handle) {
+fn close_while_blocked(
+    call: impl FnOnce() -> arsock_status + Send + 'static,
+    handle: arsock_handle,
+) {
     let (tx, rx) = std::sync::mpsc::channel();
     thread::spawn(move || {
         let st = call();
         let _ = tx.send((st, Instant::now()));
     });
     thread::sleep(Duration::from_millis(100)); // let it block
-    assert!(rx.try_recv().is_err(), "the call returned before it was closed");
+    assert!(
+        rx.try_recv().is_err(),
+        "the call returned before it was closed"
+    );
     let closed_at = Instant::now();
     ok(arsock_close(handle));
-    let (st, woke_at) = rx.recv_timeout(WAKE_BOUND).expect("blocked call was not woken by close");
-    println!("woken {:?} after close", woke_at.saturating_duration_since(closed_at));
+    let (st, woke_at) = rx
+        .recv_timeout(WAKE_BOUND)
+        .expect("blocked call was not woken by close");
+    println!(
+        "woken {:?} after close",
+        woke_at.saturating_duration_since(closed_at)
+    );
     assert_eq!(st, ARSOCK_ERR_CLOSED, "{}", last_error());
 }
 
@@ -138,7 +149,10 @@ fn concurrent_senders_each_deliver_whole_messages() {
         let t = m[0] as usize;
         let i = u32::from_le_bytes([m[1], m[2], m[3], m[4]]);
         assert_eq!(i, next[t], "thread {t}'s messages out of order");
-        assert_eq!(&m[5..], pattern((t * PER + i as usize) as u64, 1 + (i as usize % 300)));
+        assert_eq!(
+            &m[5..],
+            pattern((t * PER + i as usize) as u64, 1 + (i as usize % 300))
+        );
         next[t] += 1;
     }
     for s in senders {

@@ -19,17 +19,41 @@ fn null_pointers_are_invalid_arguments_and_out_params_stay_untouched() {
         ("bind host", arsock_server_bind(null(), 0, &mut h)),
         ("bind out", arsock_server_bind(host.as_ptr(), 0, null_mut())),
         ("accept out", arsock_server_accept(server, 0, null_mut())),
-        ("local_port out", arsock_server_local_port(server, null_mut())),
-        ("connect host", arsock_client_connect(null(), 1, 100, &mut h)),
-        ("connect out", arsock_client_connect(host.as_ptr(), 1, 100, null_mut())),
+        (
+            "local_port out",
+            arsock_server_local_port(server, null_mut()),
+        ),
+        (
+            "connect host",
+            arsock_client_connect(null(), 1, 100, &mut h),
+        ),
+        (
+            "connect out",
+            arsock_client_connect(host.as_ptr(), 1, 100, null_mut()),
+        ),
         ("send data", arsock_client_send(client, null(), 3)),
-        ("recv buf", arsock_client_recv(client, null_mut(), 8, 0, &mut n)),
-        ("recv out", arsock_client_recv(client, buf.as_mut_ptr(), 8, 0, null_mut())),
+        (
+            "recv buf",
+            arsock_client_recv(client, null_mut(), 8, 0, &mut n),
+        ),
+        (
+            "recv out",
+            arsock_client_recv(client, buf.as_mut_ptr(), 8, 0, null_mut()),
+        ),
         ("send_msg data", arsock_client_send_msg(client, null(), 1)),
         ("send_msgs msgs", arsock_client_send_msgs(client, null(), 2)),
-        ("recv_msg buf", arsock_client_recv_msg(client, null_mut(), 8, 0, &mut n)),
-        ("recv_msg out", arsock_client_recv_msg(client, buf.as_mut_ptr(), 8, 0, null_mut())),
-        ("queue_len out", arsock_client_send_queue_len(client, null_mut())),
+        (
+            "recv_msg buf",
+            arsock_client_recv_msg(client, null_mut(), 8, 0, &mut n),
+        ),
+        (
+            "recv_msg out",
+            arsock_client_recv_msg(client, buf.as_mut_ptr(), 8, 0, null_mut()),
+        ),
+        (
+            "queue_len out",
+            arsock_client_send_queue_len(client, null_mut()),
+        ),
     ];
     for (what, st) in cases {
         assert_eq!(st, ARSOCK_ERR_INVALID_ARGUMENT, "{what}");
@@ -58,8 +82,14 @@ fn null_with_zero_count_sends_no_messages() {
 fn bad_utf8_hosts_are_invalid_arguments() {
     let bad = [0xC3u8, 0x28, 0];
     let mut h = SENTINEL;
-    assert_eq!(arsock_server_bind(bad.as_ptr().cast(), 0, &mut h), ARSOCK_ERR_INVALID_ARGUMENT);
-    assert_eq!(arsock_client_connect(bad.as_ptr().cast(), 1, 10, &mut h), ARSOCK_ERR_INVALID_ARGUMENT);
+    assert_eq!(
+        arsock_server_bind(bad.as_ptr().cast(), 0, &mut h),
+        ARSOCK_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        arsock_client_connect(bad.as_ptr().cast(), 1, 10, &mut h),
+        ARSOCK_ERR_INVALID_ARGUMENT
+    );
     assert!(last_error().contains("UTF-8"));
     assert_eq!(h, SENTINEL);
 }
@@ -70,15 +100,42 @@ fn zero_capacity_raw_recv_and_bad_timeouts_are_invalid_arguments() {
     let mut buf = [0u8; 4];
     let mut n = 5;
     let mut h = SENTINEL;
-    assert_eq!(arsock_client_recv(client, buf.as_mut_ptr(), 0, 0, &mut n), ARSOCK_ERR_INVALID_ARGUMENT);
-    assert_eq!(arsock_client_recv(client, buf.as_mut_ptr(), 4, -2, &mut n), ARSOCK_ERR_INVALID_ARGUMENT);
-    assert_eq!(arsock_client_recv_msg(client, buf.as_mut_ptr(), 4, -5, &mut n), ARSOCK_ERR_INVALID_ARGUMENT);
-    assert_eq!(arsock_server_accept(server, i32::MIN, &mut h), ARSOCK_ERR_INVALID_ARGUMENT);
-    assert_eq!(arsock_client_connect(cstr("127.0.0.1").as_ptr(), 1, -3, &mut h), ARSOCK_ERR_INVALID_ARGUMENT);
-    assert_eq!(arsock_client_set_send_timeout(client, -9), ARSOCK_ERR_INVALID_ARGUMENT);
-    assert_eq!(arsock_client_set_frame_timeout(client, 0), ARSOCK_ERR_INVALID_ARGUMENT);
-    assert_eq!(arsock_server_listen(server, -1), ARSOCK_ERR_INVALID_ARGUMENT);
-    assert_eq!(arsock_client_set_max_message(client, u32::MAX as usize + 1), ARSOCK_ERR_INVALID_ARGUMENT);
+    assert_eq!(
+        arsock_client_recv(client, buf.as_mut_ptr(), 0, 0, &mut n),
+        ARSOCK_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        arsock_client_recv(client, buf.as_mut_ptr(), 4, -2, &mut n),
+        ARSOCK_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        arsock_client_recv_msg(client, buf.as_mut_ptr(), 4, -5, &mut n),
+        ARSOCK_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        arsock_server_accept(server, i32::MIN, &mut h),
+        ARSOCK_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        arsock_client_connect(cstr("127.0.0.1").as_ptr(), 1, -3, &mut h),
+        ARSOCK_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        arsock_client_set_send_timeout(client, -9),
+        ARSOCK_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        arsock_client_set_frame_timeout(client, 0),
+        ARSOCK_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        arsock_server_listen(server, -1),
+        ARSOCK_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        arsock_client_set_max_message(client, u32::MAX as usize + 1),
+        ARSOCK_ERR_INVALID_ARGUMENT
+    );
     assert_eq!((n, h), (5, SENTINEL));
 }
 
@@ -87,9 +144,23 @@ fn zero_never_issued_and_forged_handles_are_invalid() {
     let (server, client, _accepted) = pair();
     let mut n = 0;
     let mut buf = [0u8; 4];
-    for h in [0, 1, u64::MAX, client ^ (1 << 40), client + 1000, server.wrapping_add(1 << 32)] {
-        assert_eq!(arsock_client_send(h, buf.as_ptr(), 1), ARSOCK_ERR_INVALID_HANDLE, "{h:#x}");
-        assert_eq!(arsock_client_recv(h, buf.as_mut_ptr(), 4, 0, &mut n), ARSOCK_ERR_INVALID_HANDLE);
+    for h in [
+        0,
+        1,
+        u64::MAX,
+        client ^ (1 << 40),
+        client + 1000,
+        server.wrapping_add(1 << 32),
+    ] {
+        assert_eq!(
+            arsock_client_send(h, buf.as_ptr(), 1),
+            ARSOCK_ERR_INVALID_HANDLE,
+            "{h:#x}"
+        );
+        assert_eq!(
+            arsock_client_recv(h, buf.as_mut_ptr(), 4, 0, &mut n),
+            ARSOCK_ERR_INVALID_HANDLE
+        );
         assert_eq!(arsock_server_listen(h, 0), ARSOCK_ERR_INVALID_HANDLE);
         assert_eq!(arsock_close(h), ARSOCK_ERR_INVALID_HANDLE);
     }
@@ -102,11 +173,23 @@ fn wrong_kind_handles_are_invalid_and_stay_open() {
     let mut h = SENTINEL;
     let mut port = 0;
     let buf = [1u8; 4];
-    assert_eq!(arsock_server_accept(client, 0, &mut h), ARSOCK_ERR_INVALID_HANDLE);
-    assert_eq!(arsock_server_local_port(accepted, &mut port), ARSOCK_ERR_INVALID_HANDLE);
+    assert_eq!(
+        arsock_server_accept(client, 0, &mut h),
+        ARSOCK_ERR_INVALID_HANDLE
+    );
+    assert_eq!(
+        arsock_server_local_port(accepted, &mut port),
+        ARSOCK_ERR_INVALID_HANDLE
+    );
     assert!(last_error().contains("is a client"), "{}", last_error());
-    assert_eq!(arsock_client_send(server, buf.as_ptr(), 4), ARSOCK_ERR_INVALID_HANDLE);
-    assert_eq!(arsock_client_send_msg(server, buf.as_ptr(), 4), ARSOCK_ERR_INVALID_HANDLE);
+    assert_eq!(
+        arsock_client_send(server, buf.as_ptr(), 4),
+        ARSOCK_ERR_INVALID_HANDLE
+    );
+    assert_eq!(
+        arsock_client_send_msg(server, buf.as_ptr(), 4),
+        ARSOCK_ERR_INVALID_HANDLE
+    );
     assert!(last_error().contains("is a server"), "{}", last_error());
     assert_eq!(h, SENTINEL);
     // Both still work.
@@ -120,11 +203,17 @@ fn closed_handles_are_invalid_and_double_close_is_an_error_not_a_crash() {
     let (server, client, accepted) = pair();
     ok(arsock_close(client));
     assert_eq!(arsock_close(client), ARSOCK_ERR_INVALID_HANDLE);
-    assert_eq!(arsock_client_send(client, b"x".as_ptr(), 1), ARSOCK_ERR_INVALID_HANDLE);
+    assert_eq!(
+        arsock_client_send(client, b"x".as_ptr(), 1),
+        ARSOCK_ERR_INVALID_HANDLE
+    );
     ok(arsock_close(server));
     assert_eq!(arsock_close(server), ARSOCK_ERR_INVALID_HANDLE);
     let mut h = 0;
-    assert_eq!(arsock_server_accept(server, 0, &mut h), ARSOCK_ERR_INVALID_HANDLE);
+    assert_eq!(
+        arsock_server_accept(server, 0, &mut h),
+        ARSOCK_ERR_INVALID_HANDLE
+    );
     ok(arsock_close(accepted));
 }
 
@@ -142,7 +231,11 @@ fn handle_values_are_never_reused() {
 #[test]
 fn accept_before_listen_and_listen_twice_are_state_errors() {
     let mut server = 0;
-    ok(arsock_server_bind(cstr("127.0.0.1").as_ptr(), 0, &mut server));
+    ok(arsock_server_bind(
+        cstr("127.0.0.1").as_ptr(),
+        0,
+        &mut server,
+    ));
     let mut h = SENTINEL;
     assert_eq!(arsock_server_accept(server, 0, &mut h), ARSOCK_ERR_STATE);
     assert!(last_error().contains("before listen"));

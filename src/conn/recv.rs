@@ -90,10 +90,12 @@ impl Shared {
                 hb.copy_from_slice(&st.buf[st.start..st.start + HEADER_LEN]);
                 let h = frame::decode_header(&hb, max).map_err(|m| self.protocol_error(m))?;
                 need = HEADER_LEN + h.len;
-                if h.is_message() && out.len() < h.len {
-                    return Err(Error::BufferTooSmall { needed: h.len });
-                }
+                // Only a message that arrived whole is reported, even as too large for `out`:
+                // a peer that announces much and sends little never makes the caller allocate.
                 if avail >= need {
+                    if h.is_message() && out.len() < h.len {
+                        return Err(Error::BufferTooSmall { needed: h.len });
+                    }
                     if h.is_message() {
                         let body = st.start + HEADER_LEN;
                         out[..h.len].copy_from_slice(&st.buf[body..body + h.len]);

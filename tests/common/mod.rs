@@ -2,8 +2,8 @@
 //! exactly as a C, C# or Python caller would use them.
 #![allow(dead_code)]
 
-pub use arsock::ffi::*;
 pub use arsock::ffi::arsock_status::*;
+pub use arsock::ffi::*;
 use std::ffi::{CStr, CString};
 use std::sync::mpsc;
 use std::thread;
@@ -11,7 +11,9 @@ use std::time::Duration;
 
 /// The detail of this thread's last failure.
 pub fn last_error() -> String {
-    unsafe { CStr::from_ptr(arsock_last_error_message()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(arsock_last_error_message()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Assert a call succeeded, showing the last-error text if not.
@@ -40,7 +42,12 @@ pub fn listen() -> (arsock_handle, u16) {
 
 pub fn connect(host: &str, port: u16) -> arsock_handle {
     let mut client = 0;
-    ok(arsock_client_connect(cstr(host).as_ptr(), port, 5000, &mut client));
+    ok(arsock_client_connect(
+        cstr(host).as_ptr(),
+        port,
+        5000,
+        &mut client,
+    ));
     client
 }
 
@@ -69,7 +76,13 @@ pub fn recv_raw_exact(h: arsock_handle, n: usize) -> Vec<u8> {
     while out.len() < n {
         let mut got = 0;
         let want = (n - out.len()).min(buf.len());
-        ok(arsock_client_recv(h, buf.as_mut_ptr(), want, 5000, &mut got));
+        ok(arsock_client_recv(
+            h,
+            buf.as_mut_ptr(),
+            want,
+            5000,
+            &mut got,
+        ));
         out.extend_from_slice(&buf[..got]);
     }
     out
@@ -83,7 +96,13 @@ pub fn send_msg(h: arsock_handle, data: &[u8]) {
 pub fn recv_msg(h: arsock_handle, cap: usize) -> Vec<u8> {
     let mut buf = vec![0u8; cap];
     let mut n = 0;
-    ok(arsock_client_recv_msg(h, buf.as_mut_ptr(), cap, 10_000, &mut n));
+    ok(arsock_client_recv_msg(
+        h,
+        buf.as_mut_ptr(),
+        cap,
+        10_000,
+        &mut n,
+    ));
     buf.truncate(n);
     buf
 }
@@ -103,7 +122,8 @@ pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send +
     thread::spawn(move || {
         let _ = tx.send(f());
     });
-    rx.recv_timeout(limit).expect("call did not return in time (hang)")
+    rx.recv_timeout(limit)
+        .expect("call did not return in time (hang)")
 }
 
 /// Deterministic pseudo-random bytes (xorshift), for content checks.

@@ -1,0 +1,69 @@
+/*
+ * arsock through its C API, the way applications call it: arsock_client_send_msg /
+ * arsock_client_send_msgs / arsock_client_recv_msg with blocking timeouts (-1), default
+ * options. Linked against the release libarsock.so.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "arsock.h"
+
+static const char *t_name = "arsock";
+static arsock_handle srv, cli;
+
+static int check(arsock_status s, const char *what) {
+    if (s != ARSOCK_OK) {
+        fprintf(stderr, "[arsock] %s: %s (%d): %s\n", what, arsock_status_str(s), (int)s,
+                arsock_last_error_message());
+        return -1;
+    }
+    return 0;
+}
+
+static int t_listen(int *port) {
+    uint16_t p = 0;
+    if (check(arsock_server_bind("127.0.0.1", 0, &srv), "bind") < 0) return -1;
+    if (check(arsock_server_listen(srv, 0), "listen") < 0) return -1;
+    if (check(arsock_server_local_port(srv, &p), "local_port") < 0) return -1;
+    *port = p;
+    return 0;
+}
+
+static int t_accept(void) { return check(arsock_server_accept(srv, -1, &cli), "accept"); }
+
+static int t_connect(int port) {
+    return check(arsock_client_connect("127.0.0.1", (uint16_t)port, 5000, &cli), "connect");
+}
+
+static void t_mode(int streaming) { (void)streaming; }
+
+static int t_send(const uint8_t *p, size_t n) {
+    return check(arsock_client_send_msg(cli, p, n), "send_msg");
+}
+
+#define HAVE_SENDV 1
+static int t_sendv(uint8_t *const *p, const size_t *n, int k) {
+    arsock_buf b[64];
+    for (int i = 0; i < k; i++) {
+        b[i].data = p[i];
+        b[i].len = n[i];
+    }
+    return check(arsock_client_send_msgs(cli, b, (size_t)k), "send_msgs");
+}
+
+static long t_recv(uint8_t *buf, size_t cap, int timeout_ms) {
+    size_t len = 0;
+    arsock_status s = arsock_client_recv_msg(cli, buf, cap, timeout_ms, &len);
+    if (s == ARSOCK_ERR_TIMEOUT) return -2;
+    if (s == ARSOCK_ERR_CLOSED) return -1;
+    if (check(s, "recv_msg") < 0) return -1;
+    return (long)len;
+}
+
+static void t_close(void) {
+    if (cli) arsock_close(cli);
+    if (srv) arsock_close(srv);
+}
+
+#include "driver.h"
