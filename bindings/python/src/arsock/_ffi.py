@@ -1,0 +1,217 @@
+"""Loading of the native library and the ctypes declaration of every function of arsock.h.
+
+Search order (the first that exists wins; ``ARSOCK_LIBRARY`` is never skipped silently):
+
+1. the path in the environment variable ``ARSOCK_LIBRARY``;
+2. a copy shipped inside this package directory;
+3. the cargo target directory of the repository this package sits in
+   (``target/release``, then ``target/debug``), found relative to this file;
+4. the system loader (``ctypes.util.find_library("arsock")``).
+
+Keep :data:`FUNCTIONS` in step with include/arsock.h: tests/test_drift.py parses the header and
+fails on any difference in names, argument types or return types.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+#: ARSOCK_ABI_VERSION of the header this binding was written against.
+EXPECTED_ABI_VERSION = 1
+
+if sys.platform == "darwin":
+    LIBRARY_FILE = "libarsock.dylib"
+elif sys.platform == "win32":
+    LIBRARY_FILE = "arsock.dll"
+else:
+    LIBRARY_FILE = "libarsock.so"
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class arsock_buf(ctypes.Structure):
+    """``struct arsock_buf``: one message for ``arsock_client_send_msgs``."""
+
+    _fields_ = [("data", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+arsock_handle = ctypes.c_uint64
+arsock_status = ctypes.c_int32
+
+#: name -> (restype, argtypes), one entry per function of include/arsock.h.
+#: Byte buffers are declared ``c_void_p`` so that bytes, ctypes arrays and addresses all pass.
+FUNCTIONS: Dict[str, Tuple[object, List[object]]] = {
+    "arsock_client_connect": (
+        arsock_status,
+        [ctypes.c_char_p, ctypes.c_uint16, ctypes.c_int32, ctypes.POINTER(arsock_handle)],
+    ),
+    "arsock_client_send": (arsock_status, [arsock_handle, ctypes.c_void_p, ctypes.c_size_t]),
+    "arsock_client_recv": (
+        arsock_status,
+        [
+            arsock_handle,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_int32,
+            ctypes.POINTER(ctypes.c_size_t),
+        ],
+    ),
+    "arsock_client_set_send_timeout": (arsock_status, [arsock_handle, ctypes.c_int32]),
+    "arsock_client_set_send_queue_limit": (arsock_status, [arsock_handle, ctypes.c_size_t]),
+    "arsock_client_send_queue_len": (
+        arsock_status,
+        [arsock_handle, ctypes.POINTER(ctypes.c_size_t)],
+    ),
+    "arsock_client_set_frame_timeout": (arsock_status, [arsock_handle, ctypes.c_int32]),
+    "arsock_close": (arsock_status, [arsock_handle]),
+    "arsock_last_error_message": (ctypes.c_char_p, []),
+    "arsock_client_send_msg": (
+        arsock_status,
+        [arsock_handle, ctypes.c_void_p, ctypes.c_size_t],
+    ),
+    "arsock_client_send_msgs": (
+        arsock_status,
+        [arsock_handle, ctypes.POINTER(arsock_buf), ctypes.c_size_t],
+    ),
+    "arsock_client_recv_msg": (
+        arsock_status,
+        [
+            arsock_handle,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_int32,
+            ctypes.POINTER(ctypes.c_size_t),
+        ],
+    ),
+    "arsock_client_set_max_message": (arsock_status, [arsock_handle, ctypes.c_size_t]),
+    "arsock_server_bind": (
+        arsock_status,
+        [ctypes.c_char_p, ctypes.c_uint16, ctypes.POINTER(arsock_handle)],
+    ),
+    "arsock_server_listen": (arsock_status, [arsock_handle, ctypes.c_int32]),
+    "arsock_server_accept": (
+        arsock_status,
+        [arsock_handle, ctypes.c_int32, ctypes.POINTER(arsock_handle)],
+    ),
+    "arsock_server_local_port": (
+        arsock_status,
+        [arsock_handle, ctypes.POINTER(ctypes.c_uint16)],
+    ),
+    "arsock_status_str": (ctypes.c_char_p, [ctypes.c_int32]),
+    "arsock_version": (ctypes.c_char_p, []),
+    "arsock_abi_version": (ctypes.c_uint32, []),
+}
+
+
+def candidate_paths(
+    environ: Mapping[str, str] = os.environ,
+    package_dir: Path = _PACKAGE_DIR,
+) -> List[Tuple[str, str]]:
+    """The places searched, in order, as (description, path-or-name) pairs."""
+    out: List[Tuple[str, str]] = []
+    env = environ.get("ARSOCK_LIBRARY")
+    if env:
+        out.append(("$ARSOCK_LIBRARY", env))
+    out.append(("copy shipped in the package", str(package_dir / LIBRARY_FILE)))
+    # <repo>/bindings/python/src/arsock -> <repo>
+    repo = package_dir.parents[3] if len(package_dir.parents) > 3 else None
+    if repo is not None:
+        for profile in ("release", "debug"):
+            out.append(
+                ("cargo target/" + profile, str(repo / "target" / profile / LIBRARY_FILE))
+            )
+    out.append(("system loader", "find_library('arsock')"))
+    return out
+
+
+def _load() -> Tuple[ctypes.CDLL, str]:
+    looked: List[str] = []
+    for what, where in candidate_paths():
+        if what == "system loader":
+            name = ctypes.util.find_library("arsock")
+            if name is None:
+                looked.append(f"  {what}: ctypes.util.find_library('arsock') found nothing")
+                continue
+            try:
+                return ctypes.CDLL(name), name
+            except OSError as e:
+                looked.append(f"  {what}: {name}: {e}")
+                continue
+        path = Path(where)
+        if what == "$ARSOCK_LIBRARY":
+            # An explicit choice: fail loudly instead of silently using another copy.
+            try:
+                return ctypes.CDLL(str(path)), str(path)
+            except OSError as e:
+                raise ImportError(
+                    f"arsock: cannot load the library named by ARSOCK_LIBRARY={where!r}: {e}"
+                ) from e
+        if not path.is_file():
+            looked.append(f"  {what}: {path} (not found)")
+            continue
+        try:
+            return ctypes.CDLL(str(path)), str(path)
+        except OSError as e:
+            looked.append(f"  {what}: {path}: {e}")
+    raise ImportError(
+        f"arsock: cannot find the native library {LIBRARY_FILE}. Looked in, in order:\n"
+        + "\n".join(looked)
+        + "\nBuild it with `cargo build --release` in the arsock repository, or set "
+        "ARSOCK_LIBRARY to the full path of the library."
+    )
+
+
+def check_abi(found: int, expected: int = EXPECTED_ABI_VERSION, path: str = "?") -> None:
+    """Raise ImportError unless the library's ABI version is the one this binding expects."""
+    if found != expected:
+        raise ImportError(
+            f"arsock: ABI version mismatch: the library {path} has ABI version {found}, "
+            f"this Python binding needs ABI version {expected}. Use a library and a binding "
+            "from the same arsock release."
+        )
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    missing = []
+    for name, (restype, argtypes) in FUNCTIONS.items():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            missing.append(name)
+            continue
+        fn.restype = restype
+        fn.argtypes = argtypes
+    if missing:
+        raise ImportError(
+            "arsock: the library does not export " + ", ".join(missing)
+            + " (library and binding are from different versions?)"
+        )
+
+
+lib, library_path = _load()
+# The ABI version first: with another ABI even the other declarations may be wrong.
+lib.arsock_abi_version.restype = ctypes.c_uint32
+lib.arsock_abi_version.argtypes = []
+check_abi(int(lib.arsock_abi_version()), EXPECTED_ABI_VERSION, library_path)
+_declare(lib)
+
+
+def last_error_message() -> str:
+    """Text of ``arsock_last_error_message()`` for the calling thread."""
+    raw: Optional[bytes] = lib.arsock_last_error_message()
+    return raw.decode("utf-8", "replace") if raw else ""
+
+
+def status_str(status: int) -> str:
+    """Text of ``arsock_status_str(status)``."""
+    raw: Optional[bytes] = lib.arsock_status_str(int(status))
+    return raw.decode("utf-8", "replace") if raw else ""
+
+
+def declared_names() -> Sequence[str]:
+    return sorted(FUNCTIONS)
