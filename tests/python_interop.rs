@@ -22,12 +22,19 @@ fn python(script: &str, args: &[String]) -> Child {
 
 /// The reference peer from docs/PROTOCOL.md.
 fn reference_peer() -> String {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md")).unwrap();
-    let start = doc.find("```python\n").expect("PROTOCOL.md has a python block") + 10;
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md")).unwrap();
+    let start = doc
+        .find("```python\n")
+        .expect("PROTOCOL.md has a python block")
+        + 10;
     let end = start + doc[start..].find("```").unwrap();
     let code = &doc[start..end];
     let lines = code.lines().filter(|l| !l.trim().is_empty()).count();
-    assert!(lines <= 15, "the reference peer must stay a 15-line program, it has {lines}");
+    assert!(
+        lines <= 15,
+        "the reference peer must stay a 15-line program, it has {lines}"
+    );
     code.to_string()
 }
 
@@ -46,7 +53,9 @@ fn finish(mut child: Child) {
 
 fn read_port(child: &mut Child) -> u16 {
     let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     line.trim().parse().expect("python printed its port")
 }
 
@@ -77,7 +86,10 @@ fn raw_arsock_client_talks_to_a_textbook_python_server() {
     assert_eq!(reply, b"AR content: 100000");
     let mut buf = [0u8; 4];
     let mut n = 0;
-    assert_eq!(arsock_client_recv(client, buf.as_mut_ptr(), 4, 10_000, &mut n), ARSOCK_ERR_CLOSED);
+    assert_eq!(
+        arsock_client_recv(client, buf.as_mut_ptr(), 4, 10_000, &mut n),
+        ARSOCK_ERR_CLOSED
+    );
     finish(py);
 }
 
@@ -99,7 +111,10 @@ fn raw_arsock_server_talks_to_a_textbook_python_client() {
     let (server, port) = listen();
     let py = python(TEXTBOOK_CLIENT, &[port.to_string()]);
     let accepted = accept(server);
-    assert_eq!(recv_raw_exact(accepted, 31), b"device update: pose 0.1 0.2 0.3");
+    assert_eq!(
+        recv_raw_exact(accepted, 31),
+        b"device update: pose 0.1 0.2 0.3"
+    );
     send_raw(accepted, b"anchor list: 3 anchors");
     ok(arsock_close(accepted));
     finish(py);

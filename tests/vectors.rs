@@ -22,7 +22,10 @@ fn unhex(s: &str) -> Vec<u8> {
     if s == "-" {
         return Vec::new();
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// An accepted arsock handle fed by a raw TCP peer.
@@ -48,7 +51,11 @@ fn valid_frames_encode_and_decode() {
         let sender = connect("127.0.0.1", port);
         let raw_end = accept(server);
         send_msg(sender, &payload);
-        assert_eq!(recv_raw_exact(raw_end, wire.len()), wire, "wire bytes of {name}");
+        assert_eq!(
+            recv_raw_exact(raw_end, wire.len()),
+            wire,
+            "wire bytes of {name}"
+        );
     }
 }
 

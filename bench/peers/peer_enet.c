@@ -22,32 +22,45 @@ static unsigned long sends;
 
 #define OUTSTANDING_LIMIT 4096
 
-/* Packets received while doing something else, oldest first. */
-static ENetPacket *pending[1024];
-static int p_head, p_count;
+/* Packets received while doing something else, oldest first (a growable ring). */
+static ENetPacket **pending;
+static size_t p_cap, p_head, p_count;
+static int disconnected;
 
 static uint64_t enet_now_ms(void);
+
+static int stash(ENetPacket *pk) {
+    if (p_count == p_cap) {
+        size_t ncap = p_cap ? p_cap * 2 : 256;
+        ENetPacket **n = malloc(ncap * sizeof *n);
+        if (!n) return -1;
+        for (size_t i = 0; i < p_count; i++) n[i] = pending[(p_head + i) % p_cap];
+        free(pending);
+        pending = n;
+        p_cap = ncap;
+        p_head = 0;
+    }
+    pending[(p_head + p_count++) % p_cap] = pk;
+    return 0;
+}
 
 static int handle(ENetEvent *ev) {
     switch (ev->type) {
     case ENET_EVENT_TYPE_RECEIVE:
-        if (p_count == 1024) {
-            fprintf(stderr, "[enet] too many unexpected packets\n");
-            return -1;
-        }
-        pending[(p_head + p_count++) % 1024] = ev->packet;
-        return 1;
+        return stash(ev->packet) < 0 ? -1 : 1;
     case ENET_EVENT_TYPE_CONNECT:
         if (!peer) peer = ev->peer;
         return 0;
     case ENET_EVENT_TYPE_DISCONNECT:
-        return -1;
+        disconnected = 1; /* packets received before it stay readable */
+        return 0;
     default:
         return 0;
     }
 }
 
-/* Service once, waiting up to timeout_ms; < 0 if the peer is gone. */
+/* Service once, waiting up to timeout_ms, and take every event ENet has ready.
+ * Returns 1 if a packet arrived, 0 if not, -1 on a socket error. */
 static int service(uint32_t timeout_ms) {
     ENetEvent ev;
     int r = enet_host_service(host, &ev, timeout_ms);
@@ -103,6 +116,7 @@ static int t_connect(int port) {
 static void t_mode(int streaming) { (void)streaming; }
 
 static int t_send(const uint8_t *p, size_t n) {
+    if (disconnected) return -1;
     ENetPacket *pk = enet_packet_create(p, n, ENET_PACKET_FLAG_RELIABLE);
     if (!pk || enet_peer_send(peer, 0, pk) != 0) return -1;
     if (service(0) < 0) return -1;
@@ -116,13 +130,14 @@ static int t_send(const uint8_t *p, size_t n) {
 static long t_recv(uint8_t *buf, size_t cap, int timeout_ms) {
     uint64_t until = timeout_ms < 0 ? UINT64_MAX : enet_now_ms() + (uint64_t)timeout_ms;
     while (p_count == 0) {
+        if (disconnected) return -1;
         uint64_t now = enet_now_ms();
         if (now >= until) return -2;
         uint64_t wait = until - now;
         if (service(wait > 1000 ? 1000 : (uint32_t)wait) < 0) return -1;
     }
     ENetPacket *pk = pending[p_head];
-    p_head = (p_head + 1) % 1024;
+    p_head = (p_head + 1) % p_cap;
     p_count--;
     long n = (long)pk->dataLength;
     if ((size_t)n > cap) n = -1;
@@ -133,7 +148,7 @@ static long t_recv(uint8_t *buf, size_t cap, int timeout_ms) {
 
 static void t_close(void) {
     enet_host_flush(host);
-    if (peer) {
+    if (peer && !disconnected) {
         enet_peer_disconnect_later(peer, 0);
         uint64_t until = enet_now_ms() + 1000;
         ENetEvent ev;
