@@ -56,7 +56,7 @@ TEST_BY_KEY = {t[0]: t for t in TESTS}
 
 # (count, warm-up) per test
 COUNTS_FULL = {"rtt64": (20000, 2000), "stream64": (500000, 50000),
-               "vec64": (2000000, 128000), "stream64k": (20000, 1000)}
+               "vec64": (4000000, 128000), "stream64k": (20000, 1000)}
 COUNTS_SMOKE = {"rtt64": (200, 20), "stream64": (2000, 200),
                 "vec64": (2048, 128), "stream64k": (200, 20)}
 

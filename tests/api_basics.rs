@@ -240,7 +240,7 @@ fn last_error_is_per_thread() {
     assert_eq!(arsock_server_listen(0, 0), ARSOCK_ERR_INVALID_HANDLE);
     let here = last_error();
     assert!(here.contains("not open"), "{here}");
-    let there = std::thread::spawn(|| last_error()).join().unwrap();
+    let there = std::thread::spawn(last_error).join().unwrap();
     assert_eq!(there, "");
     assert_eq!(
         arsock_server_bind(std::ptr::null(), 0, &mut h),

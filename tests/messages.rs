@@ -78,7 +78,7 @@ fn empty_messages_arrive_as_empty_messages_even_with_no_buffer() {
 fn sending_more_than_the_limit_is_rejected_and_nothing_is_sent() {
     let (_server, client, accepted) = pair();
     ok(arsock_client_set_max_message(client, 100));
-    let big = vec![1u8; 101];
+    let big = [1u8; 101];
     assert_eq!(
         arsock_client_send_msg(client, big.as_ptr(), 101),
         ARSOCK_ERR_MESSAGE_TOO_LARGE

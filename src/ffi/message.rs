@@ -1,7 +1,7 @@
 //! C functions of message mode: whole messages with a size limit (docs/PROTOCOL.md).
 
 use super::{
-    arsock_handle, arsock_status, boundary, handles, invalid, out_ptr, slice_arg, slice_mut_arg,
+    array_arg, arsock_handle, arsock_status, boundary, handles, out_ptr, slice_arg, slice_mut_arg,
     timeout_arg, FfiError,
 };
 use crate::error::Error;
@@ -71,18 +71,7 @@ pub extern "C" fn arsock_client_send_msgs(
     count: usize,
 ) -> arsock_status {
     boundary(|| {
-        if count > 0 && msgs.is_null() {
-            return Err(invalid(format!("msgs is NULL but count is {count}")));
-        }
-        if count > isize::MAX as usize / std::mem::size_of::<arsock_buf>() {
-            return Err(invalid(format!("count {count} is too large")));
-        }
-        let bufs: &[arsock_buf] = if count == 0 {
-            &[]
-        } else {
-            // SAFETY: non-NULL and the size fits isize; the caller promises `count` entries.
-            unsafe { std::slice::from_raw_parts(msgs, count) }
-        };
+        let bufs = array_arg(msgs, count, "msgs")?;
         let slices = bufs
             .iter()
             .enumerate()

@@ -110,6 +110,21 @@ fn slice_arg<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8], FfiEr
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
+/// An input array of `count` items; `(NULL, 0)` is empty.
+fn array_arg<'a, T>(p: *const T, count: usize, name: &str) -> Result<&'a [T], FfiError> {
+    if count == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(invalid(format!("{name} is NULL but count is {count}")));
+    }
+    if count > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
+        return Err(invalid(format!("{name} count {count} is too large")));
+    }
+    // SAFETY: non-NULL, size fits isize; the caller promises `count` readable items.
+    Ok(unsafe { std::slice::from_raw_parts(p, count) })
+}
+
 /// An output buffer; `(NULL, 0)` is empty.
 fn slice_mut_arg<'a>(p: *mut u8, cap: usize, name: &str) -> Result<&'a mut [u8], FfiError> {
     if cap == 0 {
