@@ -773,8 +773,9 @@ namespace ArSock
         public int ReceiveMessage(ref byte[] buffer, int timeoutMs = ArSockNative.WaitForever)
         {
             int len;
-            int st = RecvGrowCore(ref buffer, timeoutMs, out len);
-            if (st != 0) Fail(st, "arsock_client_recv_msg");
+            long needed;
+            int st = RecvGrowCore(ref buffer, timeoutMs, out len, out needed);
+            if (st != 0) throw ArSockException.FromLastError(st, "arsock_client_recv_msg", needed);
             return len;
         }
 
@@ -782,8 +783,9 @@ namespace ArSock
         public byte[] ReceiveMessage(int timeoutMs = ArSockNative.WaitForever)
         {
             byte[] msg;
-            int st = RecvAllocCore(timeoutMs, out msg);
-            if (st != 0) Fail(st, "arsock_client_recv_msg");
+            long needed;
+            int st = RecvAllocCore(timeoutMs, out msg, out needed);
+            if (st != 0) throw ArSockException.FromLastError(st, "arsock_client_recv_msg", needed);
             return msg;
         }
 
@@ -803,21 +805,21 @@ namespace ArSock
         /// <summary>Polls (timeout 0) into buffer[0..], growing it when needed: false if no message is there.</summary>
         public bool TryReceiveMessage(ref byte[] buffer, out int length)
         {
-            int st = RecvGrowCore(ref buffer, 0, out length);
+            long needed;
+            int st = RecvGrowCore(ref buffer, 0, out length, out needed);
             if (st == 0) return true;
             if (st == (int)ArSockStatus.Timeout) return false;
-            Fail(st, "arsock_client_recv_msg");
-            return false;
+            throw ArSockException.FromLastError(st, "arsock_client_recv_msg", needed);
         }
 
         /// <summary>Polls (timeout 0): a new array holding the next message, or false if none is there.</summary>
         public bool TryReceiveMessage(out byte[] message)
         {
-            int st = RecvAllocCore(0, out message);
+            long needed;
+            int st = RecvAllocCore(0, out message, out needed);
             if (st == 0) return true;
             if (st == (int)ArSockStatus.Timeout) return false;
-            Fail(st, "arsock_client_recv_msg");
-            return false;
+            throw ArSockException.FromLastError(st, "arsock_client_recv_msg", needed);
         }
 
         int RecvMsgCore(byte* p, int cap, int timeoutMs, out int length, out long needed)
@@ -833,12 +835,12 @@ namespace ArSock
         }
 
         // Returns a status; on failure the last-error text is still unread (callers read it at once).
-        int RecvGrowCore(ref byte[] buffer, int timeoutMs, out int length)
+        // needed: the message size when the result is BufferTooSmall (too big for one managed array).
+        int RecvGrowCore(ref byte[] buffer, int timeoutMs, out int length, out long needed)
         {
             if (buffer == null) buffer = Empty;
             while (true)
             {
-                long needed;
                 int st;
                 fixed (byte* p = buffer) st = RecvMsgCore(p, buffer.Length, timeoutMs, out length, out needed);
                 if (st != (int)ArSockStatus.BufferTooSmall) return st;
@@ -849,12 +851,11 @@ namespace ArSock
             }
         }
 
-        int RecvAllocCore(int timeoutMs, out byte[] message)
+        int RecvAllocCore(int timeoutMs, out byte[] message, out long needed)
         {
             message = null;
             byte* probe = stackalloc byte[StackProbe];
             int len;
-            long needed;
             int st = RecvMsgCore(probe, StackProbe, timeoutMs, out len, out needed);
             if (st == 0)
             {
@@ -864,7 +865,7 @@ namespace ArSock
             }
             if (st != (int)ArSockStatus.BufferTooSmall || needed > MaxArrayLength) return st;
             byte[] buf = new byte[needed];
-            st = RecvGrowCore(ref buf, timeoutMs, out len);
+            st = RecvGrowCore(ref buf, timeoutMs, out len, out needed);
             if (st != 0) return st;
             if (len != buf.Length)
             {

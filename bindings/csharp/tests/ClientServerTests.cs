@@ -554,9 +554,27 @@ namespace ArSock.Tests
         [Test]
         public void BadAddresses()
         {
-            // No name lookups (they could leave the machine): a non-local literal and unparsable literals.
+            // No name lookups (they could leave the machine): a non-local literal, a bad timeout.
             Util.Throws(ArSockStatus.Address, () => ArSockServer.Bind("192.0.2.1", 0));
             Util.Throws(ArSockStatus.InvalidArgument, () => ArSockClient.Connect("127.0.0.1", 1, -2));
+        }
+
+        [Test]
+        public void Ipv6Loopback()
+        {
+            ArSockServer s;
+            try { s = ArSockServer.Bind("::1", 0); }
+            catch (ArSockException e) { Assert.Ignore("no IPv6 loopback here: " + e.Message); return; }
+            using (s)
+            {
+                s.Listen();
+                using (var c = ArSockClient.Connect("::1", s.LocalPort, Util.Wait))
+                using (var peer = s.Accept(Util.Wait))
+                {
+                    c.SendMessage(new byte[] { 6 });
+                    CollectionAssert.AreEqual(new byte[] { 6 }, peer.ReceiveMessage(Util.Wait));
+                }
+            }
         }
 
         [Test]
