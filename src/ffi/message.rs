@@ -88,7 +88,8 @@ pub extern "C" fn arsock_client_send_msgs(
 /// announces much and sends little never makes the caller allocate):
 /// ARSOCK_ERR_BUFFER_TOO_SMALL, `*out_len` receives the
 /// size needed (the one out-param written on a failure) and the message stays queued for the
-/// next call. `(NULL, 0)` is a valid buffer: it asks for the next message's size that way.
+/// next call. `(NULL, 0)` is a valid buffer: it asks for the next message's size that way
+/// (an empty next message fits in it, so it is received: ARSOCK_OK with `*out_len` 0).
 ///
 /// Blocks up to `timeout_ms`. Any thread; concurrent receives are serialized. Closing the
 /// handle from another thread wakes a blocked receive at once (ARSOCK_ERR_CLOSED).
