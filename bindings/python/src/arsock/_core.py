@@ -169,7 +169,7 @@ class Connection(_Handle):
 
     def __init__(self, handle: int) -> None:
         super().__init__(handle)
-        self._buf: Optional[ctypes.Array] = None  # reusable receive buffer, made on first use
+        self._buf: "Optional[ctypes.Array[ctypes.c_char]]" = None  # reusable receive buffer, made on first use
         self._buf_lock = threading.Lock()
         self._max_message = DEFAULT_MAX_MESSAGE
         self._send_timeout_ms = WAIT_FOREVER
@@ -285,7 +285,7 @@ class Connection(_Handle):
             if status != Status.ERR_BUFFER_TOO_SMALL:
                 _check(status)
 
-    def _reusable(self) -> ctypes.Array:
+    def _reusable(self) -> "ctypes.Array[ctypes.c_char]":
         if self._buf is None:
             self._buf = ctypes.create_string_buffer(REUSABLE_BUFFER_SIZE)
         return self._buf

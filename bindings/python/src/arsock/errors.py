@@ -2,15 +2,17 @@
 
 Every failing call raises a subclass of :class:`ArSockError` carrying ``.status`` (the
 negative ``arsock_status``) and ``.message`` (the text of ``arsock_last_error_message()``
-read right after the failing call). Where the standard library has a matching exception the
-class also derives from it, so code written for the ``socket`` module keeps working:
+read right after the failing call; for an argument the binding rejects before calling the
+library, such as a port above 65535 or a host containing NUL, the binding's own text).
+Where the standard library has a matching exception the class also derives from it, so code
+written for the ``socket`` module keeps working:
 ``except TimeoutError``, ``except ConnectionError``, ``except OSError`` ...
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Dict, Optional, Type
+from typing import Dict, Tuple, Type
 
 
 class Status(enum.IntEnum):
@@ -49,7 +51,7 @@ class ArSockError(Exception):
         # One argument only: keeps OSError-derived subclasses from reading it as (errno, text).
         super().__init__(f"{name}: {message}" if message else name)
 
-    def __reduce__(self):  # pickling keeps status and message
+    def __reduce__(self) -> Tuple[Type["ArSockError"], Tuple[int, str]]:  # keeps both fields
         return (type(self), (self.status, self.message))
 
 
@@ -94,9 +96,7 @@ class InternalError(ArSockError):
 
 
 class BufferTooSmall(ArSockError):
-    """ARSOCK_ERR_BUFFER_TOO_SMALL; ``needed`` is the size of the next message."""
-
-    needed: Optional[int] = None
+    """ARSOCK_ERR_BUFFER_TOO_SMALL (Connection.recv_msg grows its buffer instead of raising)."""
 
 
 class MessageTooLarge(ArSockError):
