@@ -11,7 +11,8 @@ use std::ffi::c_char;
 use std::sync::Arc;
 
 /// Connect to `host`:`port`, waiting at most `timeout_ms` (-1 forever, 0 a single attempt
-/// that does not wait, > 0 ms).
+/// that does not wait, > 0 ms). A name needs the resolver, which always takes some time, so
+/// with timeout 0 only IP literals can connect (a name gives ARSOCK_ERR_TIMEOUT).
 ///
 /// `host`: NUL-terminated UTF-8: IPv4 or IPv6 literal, or a name (each resolved address is
 /// tried in turn; names are resolved by the OS within the same timeout). On success
