@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark: arsock vs raw TCP, ZeroMQ, nng and ENet on loopback.
 
-    python3 bench/run.py            full run (3 repetitions, both modes); regenerates
+    python3 bench/run.py            full run (5 repetitions, both modes); regenerates
                                     docs/BENCHMARKS.md, docs/benchmarks.svg and
                                     bench/results/latest.json
     python3 bench/run.py --smoke    tiny counts, 1 repetition, writes only to bench/out/;
@@ -167,7 +167,7 @@ def machine_info():
         "libzmq": deb("libzmq3-dev"),
         "nng": deb("libnng-dev"),
         "enet": deb("libenet-dev"),
-        "arsock": out_of(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]),
+        "arsock": out_of(["git", "-C", ROOT, "describe", "--always", "--dirty"]),
     }
 
 
@@ -293,12 +293,29 @@ def med(summary, mode, test, c, m):
         return None
 
 
+def spread(summary, mode, test, cs, m):
+    """Largest max/min over the repetitions of the given contenders' metric (1.0 = steady)."""
+    worst = 1.0
+    for c in cs:
+        try:
+            s = summary[mode][test][c][m]
+        except KeyError:
+            continue
+        if s["min"] > 0:
+            worst = max(worst, s["max"] / s["min"])
+    return worst
+
+
+NOISY = 1.5  # a target whose inputs vary more than this over the repetitions is flagged
+
+
 def evaluate_targets(summary, sizes, modes):
     targets = []
 
-    def add(desc, mode, value, limit, met, detail):
+    def add(desc, mode, value, limit, met, detail, test=None, cs=(), m=None):
+        sp = spread(summary, mode, test, cs, m) if test else 1.0
         targets.append({"target": desc, "mode": mode, "value": value, "limit": limit,
-                        "met": met, "detail": detail})
+                        "met": met, "detail": detail, "spread": sp})
 
     for mode in modes:
         raw50, ars50 = med(summary, mode, "rtt64", "raw", "p50_us"), med(summary, mode, "rtt64", "arsock", "p50_us")
@@ -306,34 +323,36 @@ def evaluate_targets(summary, sizes, modes):
         if raw50 and ars50:
             r = ars50 / raw50
             add("Round trip 64 B: arsock p50 ≤ 1.05 × raw TCP", mode, r, 1.05, r <= 1.05,
-                f"{ars50:.1f} µs vs {raw50:.1f} µs")
+                f"{ars50:.1f} µs vs {raw50:.1f} µs", "rtt64", ("raw", "arsock"), "p50_us")
         if raw99 and ars99:
             r = ars99 / raw99
             add("Round trip 64 B: arsock p99 ≤ 1.15 × raw TCP", mode, r, 1.15, r <= 1.15,
-                f"{ars99:.1f} µs vs {raw99:.1f} µs")
+                f"{ars99:.1f} µs vs {raw99:.1f} µs", "rtt64", ("raw", "arsock"), "p99_us")
         others = [(c, med(summary, mode, "rtt64", c, "p50_us")) for c in ("zeromq", "nng", "enet")]
         others = [(c, v) for c, v in others if v]
         if ars50 and others:
             worst = min(v for _, v in others)
             add("Round trip 64 B: arsock p50 below ZeroMQ, nng and ENet", mode, ars50 / worst, 1.0,
                 all(ars50 < v for _, v in others),
-                ", ".join(f"{LABEL[c]} {v:.1f} µs" for c, v in others) + f"; arsock {ars50:.1f} µs")
+                ", ".join(f"{LABEL[c]} {v:.1f} µs" for c, v in others) + f"; arsock {ars50:.1f} µs",
+                "rtt64", ["arsock"] + [c for c, _ in others], "p50_us")
         z, a = med(summary, mode, "stream64", "zeromq", "msgs_per_s"), med(summary, mode, "stream64", "arsock", "msgs_per_s")
         if z and a:
             need = 2.0 if mode == "unpinned" else 1.0
             r = a / z
-            add(f"64 B one call per message: arsock ≥ {'2 ×' if need == 2 else 'ahead of'} ZeroMQ msgs/s",
+            add("64 B one call per message: arsock " + ("≥ 2 × ZeroMQ msgs/s" if need == 2 else "ahead of ZeroMQ msgs/s"),
                 mode, r, need, r >= need if need == 2 else r > 1.0,
-                f"{a:,.0f} vs {z:,.0f} msgs/s")
+                f"{a:,.0f} vs {z:,.0f} msgs/s", "stream64", ("zeromq", "arsock"), "msgs_per_s")
         rv, av = med(summary, mode, "vec64", "raw", "msgs_per_s"), med(summary, mode, "vec64", "arsock", "msgs_per_s")
         if rv and av:
             r = av / rv
             add("Vectored 64 B: arsock ≥ 0.8 × raw TCP 64-per-write", mode, r, 0.8, r >= 0.8,
-                f"{av:,.0f} vs {rv:,.0f} msgs/s")
+                f"{av:,.0f} vs {rv:,.0f} msgs/s", "vec64", ("raw", "arsock"), "msgs_per_s")
         rb, ab = med(summary, mode, "stream64k", "raw", "mb_per_s"), med(summary, mode, "stream64k", "arsock", "mb_per_s")
         if rb and ab:
             r = ab / rb
-            add("64 KiB: arsock ≥ 0.9 × raw TCP MB/s", mode, r, 0.9, r >= 0.9, f"{ab:,.0f} vs {rb:,.0f} MB/s")
+            add("64 KiB: arsock ≥ 0.9 × raw TCP MB/s", mode, r, 0.9, r >= 0.9, f"{ab:,.0f} vs {rb:,.0f} MB/s",
+                "stream64k", ("raw", "arsock"), "mb_per_s")
     if sizes:
         s = sizes["libarsock.so"]["stripped"]
         add("Stripped libarsock.so ≤ 1 MiB", "-", s / 2**20, 1.0, s <= 2**20, f"{s:,} bytes")
@@ -383,11 +402,13 @@ def tables(summary, contenders, modes, tests):
 
 
 def targets_table(targets):
-    lines = ["| Target | Mode | Measured | Met? |", "|---|---|---|---|"]
+    lines = ["| Target | Mode | Measured (medians) | Met? |", "|---|---|---|---|"]
     for t in targets:
         val = f"{t['value']:.2f} MiB" if "MiB" in t["target"] else f"×{t['value']:.2f}"
-        lines.append(f"| {t['target']} | {t['mode']} | {val} ({t['detail']}) | "
-                     f"{'met' if t['met'] else '**MISSED**'} |")
+        verdict = "met" if t["met"] else "**MISSED**"
+        if t.get("spread", 1.0) > NOISY:
+            verdict += f" (noisy: repetitions vary up to ×{t['spread']:.1f})"
+        lines.append(f"| {t['target']} | {t['mode']} | {val} ({t['detail']}) | {verdict} |")
     return "\n".join(lines)
 
 
@@ -507,6 +528,9 @@ def markdown(cmd, machine, config, summary, targets, sizes, btime, contenders, m
         "",
         targets_table(targets),
         "",
+        f"A verdict marked *noisy* rests on medians whose repetitions varied more than ×{NOISY} "
+        "(min to max) on this machine; rerun on a quiet machine before drawing conclusions.",
+        "",
         "## Library size and build time",
         "",
         extras_table(sizes, btime),
@@ -519,10 +543,38 @@ def markdown(cmd, machine, config, summary, targets, sizes, btime, contenders, m
 
 # ------------------------------------------------------------------------------ main
 
+def render(json_path):
+    with open(json_path) as f:
+        d = json.load(f)
+    summary, config = d["summary"], d["config"]
+    modes, tests = config["modes"], list(config["counts"])
+    present = {c for m in summary.values() for t in m.values() for c in t}
+    contenders = [c[0] for c in CONTENDERS if c[0] in present]
+    targets = evaluate_targets(summary, d.get("sizes"), modes)
+    d["targets"] = targets
+    published = os.path.abspath(json_path) == os.path.join(BENCH, "results", "latest.json")
+    md_path = os.path.join(ROOT, "docs", "BENCHMARKS.md") if published else os.path.join(OUT, "rendered-BENCHMARKS.md")
+    svg_path = os.path.join(ROOT, "docs", "benchmarks.svg") if published else os.path.join(OUT, "benchmarks.svg")
+    os.makedirs(os.path.dirname(md_path), exist_ok=True)
+    with open(svg_path, "w") as f:
+        f.write(svg_plot(summary, contenders, modes, tests))
+    with open(md_path, "w") as f:
+        f.write(markdown(d["command"], d["machine"], config, summary, targets, d.get("sizes"),
+                         d.get("build_time_s"), contenders, modes, tests, d["generated"], d.get("failures", [])))
+    if published:
+        with open(json_path, "w") as f:
+            json.dump(d, f, indent=1)
+            f.write("\n")
+    print(tables(summary, contenders, modes, tests))
+    print(targets_table(targets))
+    print(f"\nRe-rendered {os.path.relpath(md_path, ROOT)} and {os.path.relpath(svg_path, ROOT)}.")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="tiny counts, 1 repetition, output to bench/out/")
-    ap.add_argument("--reps", type=int, help="repetitions per measurement (default 3; smoke 1)")
+    ap.add_argument("--reps", type=int, help="repetitions per measurement (default 5; smoke 1)")
     ap.add_argument("--modes", default=",".join(MODES), help="comma list of unpinned,pinned")
     ap.add_argument("--only", help="comma list of contenders (raw is always included)")
     ap.add_argument("--tests", default=",".join(t[0] for t in TESTS), help="comma list of tests")
@@ -530,7 +582,12 @@ def main():
     ap.add_argument("--timeout", type=float, help="seconds before a peer pair is killed (default 60; smoke 20)")
     ap.add_argument("--no-build-time", action="store_true", help="skip the clean-build timing")
     ap.add_argument("--no-install", action="store_true", help="do not apt-get missing packages")
+    ap.add_argument("--render", metavar="JSON",
+                    help="measure nothing: re-render the tables, Markdown and SVG from a results "
+                         "file (bench/results/latest.json re-renders the committed docs)")
     args = ap.parse_args()
+    if args.render:
+        return render(args.render)
 
     contenders = [c[0] for c in CONTENDERS]
     if args.only:
@@ -538,7 +595,7 @@ def main():
         contenders = [c for c in contenders if c in keep]
     modes = [m for m in args.modes.split(",") if m in MODES]
     tests = [t for t in args.tests.split(",") if t in TEST_BY_KEY]
-    reps = args.reps or (1 if args.smoke else 3)
+    reps = args.reps or (1 if args.smoke else 5)
     timeout = args.timeout or (20.0 if args.smoke else 60.0)
     counts = dict(COUNTS_SMOKE if args.smoke else COUNTS_FULL)
     if args.scale != 1.0:
