@@ -351,6 +351,35 @@ arsock_status arsock_client_recv_msg(arsock_handle client,
                                      size_t *out_len);
 
 /**
+ * Message mode: receive many whole messages in one call (a frame's worth of updates).
+ *
+ * Waits at most `timeout_ms` (-1 forever, 0 poll, > 0 ms) for the next message, then also
+ * takes every further message that has already arrived whole, without waiting, while `buf`
+ * (`cap` bytes) and `out_msgs` (`max_msgs` entries, at most 256 are used) have room. The
+ * payloads are packed into
+ * `buf` back to back; on success `*out_count` (>= 1) entries of `out_msgs` describe them
+ * (`data` points into `buf`, valid until the caller reuses `buf`). Messages that did not fit
+ * stay queued for the next call.
+ *
+ * If even the first message is larger than `cap`: ARSOCK_ERR_BUFFER_TOO_SMALL, and
+ * `out_msgs[0]` receives `{NULL, size needed}` (like `*out_len` of `arsock_client_recv_msg`).
+ *
+ * Blocks up to `timeout_ms`. Threads and closing as `arsock_client_recv_msg`.
+ *
+ * Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (NULL `out_msgs`/`out_count`, `max_msgs` 0,
+ * NULL `buf` with `cap` > 0, timeout < -1); ARSOCK_ERR_INVALID_HANDLE;
+ * ARSOCK_ERR_BUFFER_TOO_SMALL; ARSOCK_ERR_STATE (raw mode); ARSOCK_ERR_TIMEOUT;
+ * ARSOCK_ERR_PROTOCOL; ARSOCK_ERR_CLOSED; ARSOCK_ERR_IO; ARSOCK_ERR_PANIC.
+ */
+arsock_status arsock_client_recv_msgs(arsock_handle client,
+                                      uint8_t *buf,
+                                      size_t cap,
+                                      struct arsock_buf *out_msgs,
+                                      size_t max_msgs,
+                                      int32_t timeout_ms,
+                                      size_t *out_count);
+
+/**
  * Message mode: the largest message this connection sends AND accepts, inclusive
  * (default ARSOCK_DEFAULT_MAX_MESSAGE). Incoming frames announcing more are a protocol
  * error, detected from the header before anything is allocated.

@@ -60,7 +60,20 @@ pub fn encode_frame(payload: &[u8]) -> Vec<u8> {
 
 /// Decode and validate a header against the receiver's size limit `max_len`.
 /// The limit is checked here, on the announced length, before anything is allocated.
+#[inline]
 pub fn decode_header(b: &[u8; HEADER_LEN], max_len: usize) -> Result<Header, String> {
+    let len = u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as usize;
+    if b[0] == MAGIC && b[1] == VERSION && b[2] == KIND_MESSAGE && b[3] == 0 && len <= max_len {
+        return Ok(Header {
+            kind: KIND_MESSAGE,
+            len,
+        }); // the common case, checked in one go
+    }
+    decode_header_slow(b, len, max_len)
+}
+
+#[cold]
+fn decode_header_slow(b: &[u8; HEADER_LEN], len: usize, max_len: usize) -> Result<Header, String> {
     if b[0] != MAGIC {
         return Err(format!(
             "bad frame magic 0x{:02x} (expected 0x{MAGIC:02x})",
@@ -80,7 +93,6 @@ pub fn decode_header(b: &[u8; HEADER_LEN], max_len: usize) -> Result<Header, Str
     if b[3] != 0 {
         return Err(format!("reserved flags 0x{:02x} set", b[3]));
     }
-    let len = u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as usize;
     if len > max_len {
         return Err(format!(
             "peer announced a {len}-byte frame; the limit is {max_len} bytes"

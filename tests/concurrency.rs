@@ -201,3 +201,20 @@ fn closing_a_handle_releases_its_socket() {
     let st = arsock_client_recv(accepted, buf.as_mut_ptr(), 4, 5000, &mut n);
     assert_eq!(st, ARSOCK_ERR_CLOSED);
 }
+
+#[test]
+fn a_handle_closed_by_another_thread_is_invalid_here_even_after_recent_use() {
+    let (_server, client, accepted) = pair();
+    send_msg(client, b"warm"); // this thread has just used the handle
+    assert_eq!(recv_msg(accepted, 8), b"warm");
+    thread::spawn(move || ok(arsock_close(client)))
+        .join()
+        .unwrap();
+    assert_eq!(
+        arsock_client_send_msg(client, b"x".as_ptr(), 1),
+        ARSOCK_ERR_INVALID_HANDLE
+    );
+    // And the socket really went away: the peer sees the end of the stream.
+    let (st, _) = recv_msg_status(accepted, 8, 5000);
+    assert_eq!(st, ARSOCK_ERR_CLOSED);
+}

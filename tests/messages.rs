@@ -348,3 +348,148 @@ fn request_reply_round_trips_are_written_straight_through() {
     });
     echo.join().unwrap();
 }
+
+fn recv_batch(
+    h: arsock_handle,
+    cap: usize,
+    max: usize,
+    timeout_ms: i32,
+) -> (arsock_status, Vec<Vec<u8>>, Vec<arsock_buf>) {
+    let mut buf = vec![0u8; cap];
+    let mut msgs = vec![
+        arsock_buf {
+            data: std::ptr::null(),
+            len: usize::MAX
+        };
+        max.max(1)
+    ];
+    let mut count = usize::MAX;
+    let st = arsock_client_recv_msgs(
+        h,
+        buf.as_mut_ptr(),
+        cap,
+        msgs.as_mut_ptr(),
+        max,
+        timeout_ms,
+        &mut count,
+    );
+    let mut got = Vec::new();
+    if st == ARSOCK_OK {
+        for m in &msgs[..count] {
+            got.push(unsafe { std::slice::from_raw_parts(m.data, m.len) }.to_vec());
+        }
+    }
+    (st, got, msgs)
+}
+
+#[test]
+fn batch_receive_takes_every_whole_message_that_fits_and_leaves_the_rest_queued() {
+    let (_server, client, accepted) = pair();
+    let bodies: Vec<Vec<u8>> = (0..10).map(|i| pattern(i, 10 * i as usize)).collect();
+    for b in &bodies {
+        send_msg(client, b);
+    }
+    send_msg(client, b"sync");
+    // Wait until everything has arrived: the "sync" message comes last.
+    let mut all = Vec::new();
+    while all.last().map(|m: &Vec<u8>| m.as_slice()) != Some(b"sync") {
+        // Room for 3 messages at most: the rest stays queued, in order.
+        let (st, got, _) = recv_batch(accepted, 1 << 16, 3, 5000);
+        assert_eq!(st, ARSOCK_OK, "{}", last_error());
+        assert!(!got.is_empty() && got.len() <= 3);
+        all.extend(got);
+    }
+    assert_eq!(all.len(), 11);
+    assert_eq!(&all[..10], &bodies[..]);
+}
+
+#[test]
+fn batch_receive_stops_at_the_first_message_that_does_not_fit() {
+    let (_server, client, accepted) = pair();
+    send_msg(client, &[1u8; 40]);
+    send_msg(client, &[2u8; 40]);
+    send_msg(client, &[3u8; 10]);
+    send_msg(client, b"end");
+    let mut seen = Vec::new();
+    while seen.last().map(|m: &Vec<u8>| m.as_slice()) != Some(b"end") {
+        let (st, got, _) = recv_batch(accepted, 60, 16, 5000);
+        assert_eq!(st, ARSOCK_OK, "{}", last_error());
+        assert!(got.iter().map(Vec::len).sum::<usize>() <= 60);
+        seen.extend(got);
+    }
+    assert_eq!(
+        seen,
+        vec![vec![1u8; 40], vec![2u8; 40], vec![3u8; 10], b"end".to_vec()]
+    );
+}
+
+#[test]
+fn batch_receive_reports_the_size_needed_when_the_first_message_is_too_big() {
+    let (_server, client, accepted) = pair();
+    send_msg(client, &[7u8; 100]);
+    let (st, _, msgs) = recv_batch(accepted, 10, 4, 5000);
+    assert_eq!(st, ARSOCK_ERR_BUFFER_TOO_SMALL);
+    assert!(msgs[0].data.is_null());
+    assert_eq!(msgs[0].len, 100);
+    let (st, got, _) = recv_batch(accepted, 100, 4, 5000);
+    assert_eq!(st, ARSOCK_OK);
+    assert_eq!(got, vec![vec![7u8; 100]]);
+}
+
+#[test]
+fn batch_receive_times_out_and_rejects_bad_arguments() {
+    let (_server, _client, accepted) = pair();
+    let (st, _, _) = recv_batch(accepted, 64, 4, 0);
+    assert_eq!(st, ARSOCK_ERR_TIMEOUT);
+    let (st, _, _) = recv_batch(accepted, 64, 4, 30);
+    assert_eq!(st, ARSOCK_ERR_TIMEOUT);
+    let mut buf = [0u8; 8];
+    let mut msgs = [arsock_buf {
+        data: std::ptr::null(),
+        len: 0,
+    }; 2];
+    let mut count = 5;
+    let bm = buf.as_mut_ptr();
+    assert_eq!(
+        arsock_client_recv_msgs(accepted, bm, 8, msgs.as_mut_ptr(), 0, 0, &mut count),
+        ARSOCK_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        arsock_client_recv_msgs(accepted, bm, 8, null_mut(), 2, 0, &mut count),
+        ARSOCK_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        arsock_client_recv_msgs(accepted, bm, 8, msgs.as_mut_ptr(), 2, 0, null_mut()),
+        ARSOCK_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        arsock_client_recv_msgs(accepted, null_mut(), 8, msgs.as_mut_ptr(), 2, 0, &mut count),
+        ARSOCK_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        arsock_client_recv_msgs(0, bm, 8, msgs.as_mut_ptr(), 2, 0, &mut count),
+        ARSOCK_ERR_INVALID_HANDLE
+    );
+    assert_eq!(count, 5);
+}
+
+#[test]
+fn batch_receive_keeps_boundaries_of_a_coalesced_stream() {
+    let (_server, client, accepted) = pair();
+    const N: u64 = 20_000;
+    let sender = thread::spawn(move || {
+        for i in 0..N {
+            send_msg(client, &pattern(i, (i % 97) as usize));
+        }
+    });
+    let mut i = 0;
+    while i < N {
+        let (st, got, _) = recv_batch(accepted, 64 * 1024, 256, 10_000);
+        assert_eq!(st, ARSOCK_OK, "{}", last_error());
+        for m in got {
+            assert!(m == pattern(i, (i % 97) as usize), "message {i}");
+            i += 1;
+        }
+    }
+    sender.join().unwrap();
+}

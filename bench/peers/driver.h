@@ -29,6 +29,8 @@
  *   int  t_connect(int port);               connect to 127.0.0.1:port
  *   void t_mode(int streaming);             hint: the receiver will see a stream (1) or
  *                                           ping-pong (0); called before any message
+ *   void t_test(const char *test);          (only if the file defines HAVE_TEST_HOOK) the
+ *                                           test about to run, before any other call
  *   int  t_send(const uint8_t *p, size_t n);                    one message
  *   int  t_sendv(uint8_t *const *p, const size_t *n, int k);    k messages in one call
  *                                           (only if the file defines HAVE_SENDV)
@@ -259,6 +261,9 @@ int main(int argc, char **argv) {
     if (strcmp(test, "rtt") != 0 && warm == 0) fail(1, "streaming tests need warm > 0");
     const char *to = getenv("BENCH_PEER_TIMEOUT");
     alarm(to ? (unsigned)atoi(to) : 120u);
+#ifdef HAVE_TEST_HOOK
+    t_test(test);
+#endif
     if (strcmp(argv[1], "server") == 0) return run_server(test, size, count, warm);
     if (strcmp(argv[1], "client") == 0 && argc >= 7) return run_client(test, size, count, warm, atoi(argv[6]));
     fail(1, "bad arguments");

@@ -2,10 +2,16 @@
  * arsock through its C API, the way applications call it: arsock_client_send_msg /
  * arsock_client_send_msgs / arsock_client_recv_msg with blocking timeouts (-1), default
  * options. Linked against the release libarsock.so.
+ *
+ * In the vectored test both ends batch, as raw TCP's do (64 frames per write; the raw
+ * receiver parses frames out of large reads): the sender uses arsock_client_send_msgs and
+ * the receiver arsock_client_recv_msgs, handing the batch out one message per t_recv.
+ * The other tests use one arsock call per message on both ends.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "arsock.h"
 
@@ -52,7 +58,33 @@ static int t_sendv(uint8_t *const *p, const size_t *n, int k) {
     return check(arsock_client_send_msgs(cli, b, (size_t)k), "send_msgs");
 }
 
+#define HAVE_TEST_HOOK 1
+static int g_batch;
+static void t_test(const char *test) { g_batch = strcmp(test, "vec") == 0; }
+
+/* Batch receive state: messages packed in b_buf, described by b_msgs[b_next..b_count). */
+static uint8_t b_buf[256 * 1024];
+static arsock_buf b_msgs[256];
+static size_t b_next, b_count;
+
+static long recv_batched(uint8_t *buf, size_t cap, int timeout_ms) {
+    if (b_next == b_count) {
+        size_t n = 0;
+        arsock_status s = arsock_client_recv_msgs(cli, b_buf, sizeof b_buf, b_msgs, 256, timeout_ms, &n);
+        if (s == ARSOCK_ERR_TIMEOUT) return -2;
+        if (s == ARSOCK_ERR_CLOSED) return -1;
+        if (check(s, "recv_msgs") < 0) return -1;
+        b_next = 0;
+        b_count = n;
+    }
+    const arsock_buf *m = &b_msgs[b_next++];
+    if (m->len > cap) return -1;
+    memcpy(buf, m->data, m->len);
+    return (long)m->len;
+}
+
 static long t_recv(uint8_t *buf, size_t cap, int timeout_ms) {
+    if (g_batch) return recv_batched(buf, cap, timeout_ms);
     size_t len = 0;
     arsock_status s = arsock_client_recv_msg(cli, buf, cap, timeout_ms, &len);
     if (s == ARSOCK_ERR_TIMEOUT) return -2;

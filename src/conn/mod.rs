@@ -2,6 +2,7 @@
 //! messages (see `frame`). Every method takes `&self`: one thread may send while another
 //! receives, and `close` from any thread wakes blocked calls.
 
+mod frames;
 mod recv;
 mod send;
 
@@ -9,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::frame;
 use crate::net;
 use crate::timeout::Timeout;
+use frames::{Messages, Parts};
 use socket2::Socket;
 use std::io::IoSlice;
 use std::net::{Shutdown, SocketAddr};
@@ -91,7 +93,8 @@ impl Connection {
         if data.is_empty() {
             return self.shared.check_alive();
         }
-        self.shared.send_parts(&[IoSlice::new(data)], data.len())
+        self.shared
+            .send_frames(&Parts(&[IoSlice::new(data)]), data.len())
     }
 
     /// Raw mode: receive 1..=`buf.len()` bytes (like `recv`). `Closed` once the peer has
@@ -111,31 +114,23 @@ impl Connection {
         self.shared.enter(MODE_MESSAGE)?;
         self.shared.check_size(msg.len())?;
         let header = frame::encode_header(msg.len());
-        self.shared.send_parts(
-            &[IoSlice::new(&header), IoSlice::new(msg)],
-            frame::HEADER_LEN + msg.len(),
-        )
+        let parts = [IoSlice::new(&header), IoSlice::new(msg)];
+        self.shared
+            .send_frames(&Parts(&parts), frame::HEADER_LEN + msg.len())
     }
 
     /// Message mode: send several messages in one call, all or nothing.
-    pub fn send_msgs(&self, msgs: &[&[u8]]) -> Result<()> {
+    pub fn send_msgs<M: AsRef<[u8]>>(&self, msgs: &[M]) -> Result<()> {
         self.shared.enter(MODE_MESSAGE)?;
         let mut total = 0usize;
         for m in msgs {
-            self.shared.check_size(m.len())?;
-            total += frame::HEADER_LEN + m.len();
+            self.shared.check_size(m.as_ref().len())?;
+            total += frame::HEADER_LEN + m.as_ref().len();
         }
         if msgs.is_empty() {
             return self.shared.check_alive();
         }
-        let headers: Vec<[u8; frame::HEADER_LEN]> =
-            msgs.iter().map(|m| frame::encode_header(m.len())).collect();
-        let mut parts = Vec::with_capacity(msgs.len() * 2);
-        for (h, m) in headers.iter().zip(msgs) {
-            parts.push(IoSlice::new(h));
-            parts.push(IoSlice::new(m));
-        }
-        self.shared.send_parts(&parts, total)
+        self.shared.send_frames(&Messages(msgs), total)
     }
 
     /// Message mode: receive the next whole message into `buf` and return its length.
@@ -144,6 +139,16 @@ impl Connection {
     pub fn recv_msg(&self, buf: &mut [u8], timeout: Timeout) -> Result<usize> {
         self.shared.enter(MODE_MESSAGE)?;
         self.shared.recv_msg(buf, timeout)
+    }
+
+    /// Message mode: wait up to `timeout` for the next message, then also take every further
+    /// message that has already arrived whole, while `buf` and `lens` have room (no further
+    /// waiting). The messages are packed into `buf` back to back; `lens[i]` is the length of
+    /// the i-th; returns the count (at least 1). [`Error::BufferTooSmall`] if even the first
+    /// does not fit (it stays queued).
+    pub fn recv_msgs(&self, buf: &mut [u8], lens: &mut [usize], timeout: Timeout) -> Result<usize> {
+        self.shared.enter(MODE_MESSAGE)?;
+        self.shared.recv_msgs(buf, lens, timeout)
     }
 
     /// The largest message this connection sends and accepts (inclusive).
@@ -195,6 +200,11 @@ impl Connection {
     /// Bytes accepted by sends but not yet handed to the operating system.
     pub fn send_queue_len(&self) -> usize {
         self.shared.lock_send().pending()
+    }
+
+    /// True once [`close`](Connection::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Acquire)
     }
 
     /// Whether TCP_NODELAY is set (arsock sets it on every connection).

@@ -17,6 +17,14 @@ const CHUNK: usize = 64 << 10;
 /// A buffer grown beyond this is given back once it is empty.
 const SHRINK_ABOVE: usize = 1 << 20;
 
+/// What the receive buffer holds at its front.
+enum Next {
+    /// A whole application message: payload offset and length.
+    Frame(usize, usize),
+    /// An incomplete frame that needs this many bytes in total (header included).
+    Need(usize),
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct RecvState {
     buf: Vec<u8>,
@@ -80,35 +88,97 @@ impl Shared {
     pub(super) fn recv_msg(&self, out: &mut [u8], timeout: Timeout) -> Result<usize> {
         let mut st = self.lock_recv();
         self.check_alive()?;
-        let deadline = timeout.deadline();
         let max = self.max_message.load(Relaxed);
+        let (body, len) = self.wait_frame(&mut st, max, timeout.deadline())?;
+        if out.len() < len {
+            return Err(Error::BufferTooSmall { needed: len });
+        }
+        out[..len].copy_from_slice(&st.buf[body..body + len]);
+        st.consume(HEADER_LEN + len);
+        self.recv_since_send.store(true, Relaxed);
+        Ok(len)
+    }
+
+    /// Wait per `deadline` for the first message, then take every further message that has
+    /// already arrived whole, as long as `out` and `lens` have room. Messages are packed into
+    /// `out` back to back; `lens[i]` is the length of the i-th. Returns how many were taken.
+    pub(super) fn recv_msgs(
+        &self,
+        out: &mut [u8],
+        lens: &mut [usize],
+        timeout: Timeout,
+    ) -> Result<usize> {
+        if lens.is_empty() {
+            return Err(Error::InvalidArgument("room for 0 messages".into()));
+        }
+        let mut st = self.lock_recv();
+        self.check_alive()?;
+        let max = self.max_message.load(Relaxed);
+        let (body, len) = self.wait_frame(&mut st, max, timeout.deadline())?;
+        if out.len() < len {
+            return Err(Error::BufferTooSmall { needed: len });
+        }
+        let mut frame = Some((body, len));
+        let (mut count, mut used) = (0, 0);
+        while let Some((body, len)) = frame {
+            if count == lens.len() || out.len() - used < len {
+                break;
+            }
+            out[used..used + len].copy_from_slice(&st.buf[body..body + len]);
+            st.consume(HEADER_LEN + len);
+            lens[count] = len;
+            count += 1;
+            used += len;
+            frame = match self.buffered_frame(&mut st, max)? {
+                Next::Frame(body, len) => Some((body, len)),
+                Next::Need(_) => None,
+            };
+        }
+        self.recv_since_send.store(true, Relaxed);
+        Ok(count)
+    }
+
+    /// Read until a whole application message is buffered; returns its payload's offset in
+    /// the buffer and its length. Extension frames are skipped on the way.
+    fn wait_frame(
+        &self,
+        st: &mut RecvState,
+        max: usize,
+        deadline: Deadline,
+    ) -> Result<(usize, usize)> {
         loop {
-            let avail = st.end - st.start;
-            let mut need = HEADER_LEN;
-            if avail >= HEADER_LEN {
-                let mut hb = [0u8; HEADER_LEN];
-                hb.copy_from_slice(&st.buf[st.start..st.start + HEADER_LEN]);
-                let h = frame::decode_header(&hb, max).map_err(|m| self.protocol_error(m))?;
-                need = HEADER_LEN + h.len;
-                // Only a message that arrived whole is reported, even as too large for `out`:
-                // a peer that announces much and sends little never makes the caller allocate.
-                if avail >= need {
-                    if h.is_message() && out.len() < h.len {
-                        return Err(Error::BufferTooSmall { needed: h.len });
-                    }
-                    if h.is_message() {
-                        let body = st.start + HEADER_LEN;
-                        out[..h.len].copy_from_slice(&st.buf[body..body + h.len]);
-                        st.consume(need);
-                        self.recv_since_send.store(true, Relaxed);
-                        return Ok(h.len);
-                    }
-                    st.consume(need); // an extension frame this version does not know: skip
-                    continue;
+            match self.buffered_frame(st, max)? {
+                Next::Frame(body, len) => return Ok((body, len)),
+                Next::Need(need) => {
+                    st.make_room(need);
+                    self.fill(st, deadline)?;
                 }
             }
-            st.make_room(need);
-            self.fill(&mut st, deadline)?;
+        }
+    }
+
+    /// The next whole message already in the buffer, without I/O; or how many bytes the frame
+    /// at the front needs in total. Only a message that arrived whole is reported (even as too
+    /// large for the caller): a peer that announces much and sends little never makes the
+    /// caller allocate.
+    #[inline]
+    fn buffered_frame(&self, st: &mut RecvState, max: usize) -> Result<Next> {
+        loop {
+            let avail = st.end - st.start;
+            if avail < HEADER_LEN {
+                return Ok(Next::Need(HEADER_LEN));
+            }
+            let mut hb = [0u8; HEADER_LEN];
+            hb.copy_from_slice(&st.buf[st.start..st.start + HEADER_LEN]);
+            let h = frame::decode_header(&hb, max).map_err(|m| self.protocol_error(m))?;
+            let need = HEADER_LEN + h.len;
+            if avail < need {
+                return Ok(Next::Need(need));
+            }
+            if h.is_message() {
+                return Ok(Next::Frame(st.start + HEADER_LEN, h.len));
+            }
+            st.consume(need); // an extension frame this version does not know: skip
         }
     }
 

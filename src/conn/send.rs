@@ -13,6 +13,7 @@
 //! 3. Whatever the socket does not take is queued; the flusher writes it when the socket
 //!    drains, whether or not the application calls arsock again.
 
+use super::frames::Frames;
 use super::Shared;
 use crate::error::{Error, Result};
 use crate::sys::{self, Ready};
@@ -20,7 +21,7 @@ use crate::timeout::{Deadline, Timeout};
 use std::io::IoSlice;
 use std::net::Shutdown;
 use std::sync::atomic::Ordering::*;
-use std::sync::{Arc, MutexGuard};
+use std::sync::{Arc, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 /// Send-queue limit of a new connection: 1 MiB.
@@ -83,17 +84,6 @@ impl SendState {
         }
     }
 
-    fn append(&mut self, parts: &[IoSlice<'_>], mut skip: usize) {
-        for p in parts {
-            if skip >= p.len() {
-                skip -= p.len();
-                continue;
-            }
-            self.queue.extend_from_slice(&p[skip..]);
-            skip = 0;
-        }
-    }
-
     /// Whether a send that finds the queue empty should be written at once.
     fn idle(&mut self, sh: &Shared) -> bool {
         if sh.recv_since_send.load(Relaxed) {
@@ -110,22 +100,17 @@ impl SendState {
         }
     }
 
-    /// One `sendmsg` of the queue followed by `parts`; what the socket does not take is queued.
-    fn write_through(&mut self, sh: &Shared, parts: &[IoSlice<'_>]) -> Result<()> {
+    /// One `sendmsg` of the queue followed by `frames`; what the socket does not take is queued.
+    fn write_through<F: Frames>(&mut self, sh: &Shared, frames: &F) -> Result<()> {
         let pending = self.pending();
-        let n = {
-            let mut iov: Vec<IoSlice<'_>> = Vec::with_capacity(parts.len() + 1);
-            if pending > 0 {
-                iov.push(IoSlice::new(&self.queue[self.head..]));
-            }
-            iov.extend_from_slice(parts);
-            sys::send_vectored(sh.fd, &iov)
-        };
+        let n = frames.with_iovecs(&self.queue[self.head..], |iov| {
+            sys::send_vectored(sh.fd, iov)
+        });
         let n = n.map_err(|e| self.fail(e))?;
         self.last_write = Some(Instant::now());
         let from_queue = n.min(pending);
         self.advance(from_queue);
-        self.append(parts, n - from_queue);
+        frames.append_to(&mut self.queue, n - from_queue);
         Ok(())
     }
 
@@ -151,8 +136,8 @@ impl SendState {
 }
 
 impl Shared {
-    /// Accept `parts` (one or more whole frames, `total` bytes) for sending, all or nothing.
-    pub(super) fn send_parts(self: &Arc<Self>, parts: &[IoSlice<'_>], total: usize) -> Result<()> {
+    /// Accept `frames` (`total` bytes on the wire) for sending, all or nothing.
+    pub(super) fn send_frames<F: Frames>(self: &Arc<Self>, frames: &F, total: usize) -> Result<()> {
         let mut st = self.lock_send();
         self.check_alive()?;
         if let Some(why) = &st.broken {
@@ -173,9 +158,9 @@ impl Shared {
             pending + total >= FLUSH_THRESHOLD
         };
         if write_now {
-            st.write_through(self, parts)?;
+            st.write_through(self, frames)?;
         } else {
-            st.append(parts, 0);
+            frames.append_to(&mut st.queue, 0);
         }
         if st.pending() > 0 {
             self.schedule_flush(&mut st);
@@ -274,10 +259,22 @@ impl Shared {
             }
             st.flusher = Flusher::Busy;
             if !self.closed.load(Acquire) {
-                // Let a burst accumulate: one syscall for many messages.
+                // Let a burst accumulate: one syscall for many messages. While the application
+                // holds the lock it is sending (and writes full batches itself), so wait
+                // another round instead of queueing on the lock: a waiter would make every
+                // unlock of the sending thread a futex syscall.
                 drop(st);
-                std::thread::sleep(COALESCE_DELAY);
-                st = self.lock_send();
+                st = loop {
+                    std::thread::sleep(COALESCE_DELAY);
+                    match self.send.try_lock() {
+                        Ok(guard) => break guard,
+                        Err(TryLockError::Poisoned(p)) => break p.into_inner(),
+                        Err(TryLockError::WouldBlock) if self.closed.load(Acquire) => {
+                            break self.lock_send()
+                        }
+                        Err(TryLockError::WouldBlock) => {}
+                    }
+                };
             }
             while st.pending() > 0 {
                 if st.write_queue(&self).is_err() || st.pending() == 0 {

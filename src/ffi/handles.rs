@@ -5,7 +5,8 @@ use crate::conn::Connection;
 use crate::error::Error;
 use crate::registry::Registry;
 use crate::server::Server;
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::sync::{Arc, Weak};
 
 #[derive(Clone)]
 pub(crate) enum Object {
@@ -37,9 +38,33 @@ pub(crate) fn server(h: arsock_handle) -> Result<Arc<Server>, FfiError> {
     }
 }
 
+thread_local! {
+    /// The client handle this thread used last. Hot loops call one connection many times;
+    /// this saves the shared registry lock. It holds a `Weak`, so closing the handle still
+    /// releases the socket, and handle values are never reused, so it cannot alias.
+    static LAST_CLIENT: RefCell<(arsock_handle, Weak<Connection>)> = const { RefCell::new((0, Weak::new())) };
+}
+
 pub(crate) fn client(h: arsock_handle) -> Result<Arc<Connection>, FfiError> {
+    let cached = LAST_CLIENT
+        .try_with(|c| {
+            let c = c.borrow();
+            if c.0 == h {
+                c.1.upgrade().filter(|conn| !conn.is_closed())
+            } else {
+                None
+            }
+        })
+        .ok()
+        .flatten();
+    if let Some(conn) = cached {
+        return Ok(conn);
+    }
     match HANDLES.get(h) {
-        Some(Object::Client(c)) => Ok(c),
+        Some(Object::Client(c)) => {
+            let _ = LAST_CLIENT.try_with(|last| *last.borrow_mut() = (h, Arc::downgrade(&c)));
+            Ok(c)
+        }
         Some(Object::Server(_)) => Err(FfiError::InvalidHandle(format!(
             "handle {h:#x} is a server, not a client"
         ))),

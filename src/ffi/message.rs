@@ -1,8 +1,8 @@
 //! C functions of message mode: whole messages with a size limit (docs/PROTOCOL.md).
 
 use super::{
-    array_arg, arsock_handle, arsock_status, boundary, handles, out_ptr, slice_arg, slice_mut_arg,
-    timeout_arg, FfiError,
+    array_arg, array_mut_arg, arsock_handle, arsock_status, boundary, handles, invalid, out_ptr,
+    slice_arg, slice_mut_arg, timeout_arg, FfiError,
 };
 use crate::error::Error;
 
@@ -24,6 +24,26 @@ pub struct arsock_buf {
     pub data: *const u8,
     /// Length of the message in bytes.
     pub len: usize,
+}
+
+/// An `arsock_buf` whose pointer and length were checked (see `slice_arg`), so it can be
+/// read as a slice without copying the caller's array.
+#[repr(transparent)]
+struct CheckedBuf(arsock_buf);
+
+impl CheckedBuf {
+    /// View already-validated buffers as `CheckedBuf`s (same layout: `repr(transparent)`).
+    fn from_checked(bufs: &[arsock_buf]) -> &[CheckedBuf] {
+        // SAFETY: CheckedBuf is repr(transparent) over arsock_buf; the caller validated every
+        // entry with `slice_arg` first.
+        unsafe { &*(bufs as *const [arsock_buf] as *const [CheckedBuf]) }
+    }
+}
+
+impl AsRef<[u8]> for CheckedBuf {
+    fn as_ref(&self) -> &[u8] {
+        slice_arg(self.0.data, self.0.len, "").unwrap_or(&[])
+    }
 }
 
 /// Message mode: send `len` bytes of `data` as one whole message (empty messages are valid).
@@ -72,12 +92,15 @@ pub extern "C" fn arsock_client_send_msgs(
 ) -> arsock_status {
     boundary(|| {
         let bufs = array_arg(msgs, count, "msgs")?;
-        let slices = bufs
-            .iter()
-            .enumerate()
-            .map(|(i, b)| slice_arg(b.data, b.len, &format!("msgs[{i}].data")))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(handles::client(client)?.send_msgs(&slices)?)
+        for (i, b) in bufs.iter().enumerate() {
+            if slice_arg(b.data, b.len, "").is_err() {
+                return Err(invalid(format!(
+                    "msgs[{i}].data is NULL (or its length {} is too large)",
+                    b.len
+                )));
+            }
+        }
+        Ok(handles::client(client)?.send_msgs(CheckedBuf::from_checked(bufs))?)
     })
 }
 
@@ -118,6 +141,71 @@ pub extern "C" fn arsock_client_recv_msg(
             }
             Err(e @ Error::BufferTooSmall { needed }) => {
                 *out = needed;
+                Err(FfiError::Core(e))
+            }
+            Err(e) => Err(e.into()),
+        }
+    })
+}
+
+/// Message mode: receive many whole messages in one call (a frame's worth of updates).
+///
+/// Waits at most `timeout_ms` (-1 forever, 0 poll, > 0 ms) for the next message, then also
+/// takes every further message that has already arrived whole, without waiting, while `buf`
+/// (`cap` bytes) and `out_msgs` (`max_msgs` entries, at most 256 are used) have room. The
+/// payloads are packed into
+/// `buf` back to back; on success `*out_count` (>= 1) entries of `out_msgs` describe them
+/// (`data` points into `buf`, valid until the caller reuses `buf`). Messages that did not fit
+/// stay queued for the next call.
+///
+/// If even the first message is larger than `cap`: ARSOCK_ERR_BUFFER_TOO_SMALL, and
+/// `out_msgs[0]` receives `{NULL, size needed}` (like `*out_len` of `arsock_client_recv_msg`).
+///
+/// Blocks up to `timeout_ms`. Threads and closing as `arsock_client_recv_msg`.
+///
+/// Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (NULL `out_msgs`/`out_count`, `max_msgs` 0,
+/// NULL `buf` with `cap` > 0, timeout < -1); ARSOCK_ERR_INVALID_HANDLE;
+/// ARSOCK_ERR_BUFFER_TOO_SMALL; ARSOCK_ERR_STATE (raw mode); ARSOCK_ERR_TIMEOUT;
+/// ARSOCK_ERR_PROTOCOL; ARSOCK_ERR_CLOSED; ARSOCK_ERR_IO; ARSOCK_ERR_PANIC.
+#[no_mangle]
+pub extern "C" fn arsock_client_recv_msgs(
+    client: arsock_handle,
+    buf: *mut u8,
+    cap: usize,
+    out_msgs: *mut arsock_buf,
+    max_msgs: usize,
+    timeout_ms: i32,
+    out_count: *mut usize,
+) -> arsock_status {
+    boundary(|| {
+        let buf = slice_mut_arg(buf, cap, "buf")?;
+        let out = out_ptr(out_count, "out_count")?;
+        if max_msgs == 0 {
+            return Err(invalid("max_msgs is 0"));
+        }
+        let msgs = array_mut_arg(out_msgs, max_msgs, "out_msgs")?;
+        let timeout = timeout_arg(timeout_ms)?;
+        let conn = handles::client(client)?;
+        let mut lens = [0usize; 256];
+        let room = max_msgs.min(lens.len());
+        match conn.recv_msgs(buf, &mut lens[..room], timeout) {
+            Ok(count) => {
+                let mut at = 0;
+                for (m, &len) in msgs.iter_mut().zip(&lens[..count]) {
+                    *m = arsock_buf {
+                        data: buf[at..].as_ptr(),
+                        len,
+                    };
+                    at += len;
+                }
+                *out = count;
+                Ok(())
+            }
+            Err(e @ Error::BufferTooSmall { needed }) => {
+                msgs[0] = arsock_buf {
+                    data: std::ptr::null(),
+                    len: needed,
+                };
                 Err(FfiError::Core(e))
             }
             Err(e) => Err(e.into()),

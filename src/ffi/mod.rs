@@ -125,6 +125,19 @@ fn array_arg<'a, T>(p: *const T, count: usize, name: &str) -> Result<&'a [T], Ff
     Ok(unsafe { std::slice::from_raw_parts(p, count) })
 }
 
+/// An output array of `count` items (`count` > 0).
+fn array_mut_arg<'a, T>(p: *mut T, count: usize, name: &str) -> Result<&'a mut [T], FfiError> {
+    if p.is_null() {
+        return Err(invalid(format!("{name} is NULL")));
+    }
+    if count > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
+        return Err(invalid(format!("{name} count {count} is too large")));
+    }
+    // SAFETY: non-NULL, size fits isize; the caller promises `count` writable items that
+    // nothing else accesses during the call.
+    Ok(unsafe { std::slice::from_raw_parts_mut(p, count) })
+}
+
 /// An output buffer; `(NULL, 0)` is empty.
 fn slice_mut_arg<'a>(p: *mut u8, cap: usize, name: &str) -> Result<&'a mut [u8], FfiError> {
     if cap == 0 {
