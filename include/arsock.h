@@ -252,9 +252,11 @@ arsock_status arsock_client_send_queue_len(arsock_handle client, size_t *out_len
 
 /**
  * Message mode: how long a message whose first byte has arrived may take to arrive whole
- * (default ARSOCK_DEFAULT_FRAME_TIMEOUT_MS; -1 disables). A peer that stalls or trickles
- * mid-message past this fails the connection with ARSOCK_ERR_PROTOCOL, so a hostile or dead
- * peer cannot pin a receiver. Checked while receiving.
+ * (default ARSOCK_DEFAULT_FRAME_TIMEOUT_MS; -1 disables). Past it, the rest must keep coming
+ * at 4 KiB/s or more (measured over 1 s); a peer that stalls or trickles fails the connection
+ * with ARSOCK_ERR_PROTOCOL, so a hostile or dead peer cannot pin a receiver. A healthy peer
+ * that was only held back because this side did not read for a while passes that check as
+ * soon as reading resumes. Checked while receiving.
  *
  * Never blocks. Any thread.
  *
@@ -268,8 +270,9 @@ arsock_status arsock_client_set_frame_timeout(arsock_handle client, int32_t time
  *
  * Calls blocked on the handle in other threads return ARSOCK_ERR_CLOSED promptly (a receive
  * at once, an accept within about 20 ms). For a client, data already accepted by a send keeps
- * going to the peer in the background for at most ARSOCK_CLOSE_LINGER_MS, then the socket is
- * closed; the OS delivers what it had already buffered as with any closed socket.
+ * going to the peer in the background: the socket is released once the peer has
+ * acknowledged all of it, or after ARSOCK_CLOSE_LINGER_MS at most (what is still undelivered
+ * then is dropped). Unread data from the peer is discarded.
  *
  * Never blocks. Any thread.
  *

@@ -71,13 +71,17 @@ impl Error {
         }
     }
 
-    /// Classify an OS error from send/recv: resets and broken pipes are a closed peer.
+    /// Classify an OS error from send/recv on an established connection: resets, broken pipes
+    /// and a path that died (keepalive timeout, unreachable) are a closed connection.
     pub(crate) fn from_io(e: io::Error) -> Error {
         match e.kind() {
             io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::NotConnected => Error::Closed(e.to_string()),
+            | io::ErrorKind::NotConnected
+            | io::ErrorKind::TimedOut
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable => Error::Closed(e.to_string()),
             _ => Error::Io(e),
         }
     }

@@ -23,6 +23,10 @@ pub(crate) fn resolve(host: &str, port: u16, deadline: Deadline) -> Result<Vec<S
     if let Ok(ip) = literal.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
+    if matches!(deadline, Deadline::Now) {
+        // A name cannot be resolved without waiting: a poll-style connect needs a literal.
+        return Err(Error::Timeout);
+    }
     let name = host.to_owned();
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
@@ -39,7 +43,6 @@ pub(crate) fn resolve(host: &str, port: u16, deadline: Deadline) -> Result<Vec<S
         Deadline::Never => rx
             .recv()
             .map_err(|_| Error::Address("resolver thread failed".into())),
-        // A name cannot be resolved without waiting: a poll-style connect needs a literal.
         Deadline::Now => recv_by(&rx, std::time::Duration::ZERO),
         Deadline::At(t) => recv_by(&rx, t.saturating_duration_since(std::time::Instant::now())),
     }?;
@@ -79,7 +82,8 @@ pub(crate) fn connect(host: &str, port: u16, timeout: Timeout) -> Result<Socket>
     for addr in resolve(host, port, deadline)? {
         match connect_one(addr, deadline) {
             Ok(sock) => return Ok(sock),
-            Err(Error::Timeout) => return Err(Error::Timeout),
+            // Our deadline passed; a kernel-level timeout on one address moves to the next.
+            Err(Error::Timeout) if deadline.expired() => return Err(Error::Timeout),
             Err(e) => last = Some(e),
         }
     }

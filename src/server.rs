@@ -73,10 +73,11 @@ impl Server {
         loop {
             self.check_open()?;
             match self.sock.accept() {
-                Ok((sock, _)) => {
-                    net::configure_stream(&sock)?;
-                    return Ok(Connection::from_socket(sock));
-                }
+                Ok((sock, _)) => match net::configure_stream(&sock) {
+                    Ok(()) => return Ok(Connection::from_socket(sock)),
+                    // That connection died already (e.g. reset before accept): skip it.
+                    Err(_) => continue,
+                },
                 Err(e) if is_transient_accept_error(&e) => {}
                 Err(e) => return Err(Error::Io(e)),
             }

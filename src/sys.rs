@@ -74,7 +74,7 @@ pub(crate) fn recv(fd: RawFd, buf: &mut [u8], nonblocking: bool) -> io::Result<u
 }
 
 /// One non-blocking gather write of up to `MAX_IOV` slices. Returns the bytes written; a full
-/// socket is `Ok(0)`. Retries on EINTR.
+/// socket (or a transient shortage of kernel buffers) is `Ok(0)`. Retries on EINTR.
 pub(crate) fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     let bufs = &bufs[..bufs.len().min(MAX_IOV)];
     loop {
@@ -89,10 +89,57 @@ pub(crate) fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize
             return Ok(n as usize);
         }
         let err = io::Error::last_os_error();
-        match err.kind() {
-            io::ErrorKind::Interrupted => continue,
-            io::ErrorKind::WouldBlock => return Ok(0),
+        match err.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            // A full socket, or kernel buffers short for a moment (ENOBUFS is routine on Apple
+            // platforms): nothing was written; try again later.
+            Some(libc::EAGAIN | libc::ENOBUFS | libc::ENOMEM) => return Ok(0),
             _ => return Err(err),
         }
+    }
+}
+
+/// Bytes sent on a TCP socket that the peer has not acknowledged yet (FIN included), if the
+/// platform can tell; `None` where it cannot.
+pub(crate) fn unacked_bytes(fd: RawFd) -> Option<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let mut n: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ (= SIOCOUTQ on sockets) writes one int to the pointer we pass.
+        let rc = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n) };
+        (rc == 0).then_some(n.max(0) as usize)
+    }
+    #[cfg(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "tvos",
+        target_os = "watchos"
+    ))]
+    {
+        let mut n: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: SO_NWRITE writes one int; `len` holds its size.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_NWRITE,
+                (&mut n as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        (rc == 0).then_some(n.max(0) as usize)
+    }
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "tvos",
+        target_os = "watchos"
+    )))]
+    {
+        let _ = fd;
+        None
     }
 }

@@ -248,3 +248,14 @@ fn last_error_is_per_thread() {
     );
     assert!(last_error().contains("host is NULL"));
 }
+
+#[test]
+fn connect_by_name_with_timeout_zero_is_a_timeout_every_time() {
+    let (_server, port) = listen();
+    for _ in 0..20 {
+        let mut c = 0;
+        let st = arsock_client_connect(cstr("localhost").as_ptr(), port, 0, &mut c);
+        assert_eq!(st, ARSOCK_ERR_TIMEOUT, "{}", last_error());
+        assert_eq!(c, 0);
+    }
+}

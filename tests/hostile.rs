@@ -133,3 +133,24 @@ fn a_hostile_connection_does_not_disturb_other_clients_of_the_server() {
     send_msg(good_h, b"and back");
     assert_eq!(recv_msg(good, 64), b"and back");
 }
+
+#[test]
+fn a_receiver_pause_longer_than_the_frame_timeout_does_not_fail_a_healthy_sender() {
+    // The app stops reading mid-message (a hitch, backgrounding); the sender is only held back
+    // by flow control and streams on at full speed once reading resumes.
+    let (_server, client, accepted) = pair();
+    ok(arsock_client_set_frame_timeout(accepted, 300));
+    const BIG: usize = 64 << 20; // far more than the OS buffers hold while the app pauses
+    ok(arsock_client_set_max_message(client, BIG));
+    ok(arsock_client_set_max_message(accepted, BIG));
+    let payload = pattern(5, BIG);
+    let expect = payload.clone();
+    let sender = thread::spawn(move || send_msg(client, &payload));
+    thread::sleep(Duration::from_millis(100));
+    let (st, _) = recv_msg_status(accepted, 16, 0); // sees the start of the frame
+    assert_eq!(st, ARSOCK_ERR_TIMEOUT);
+    thread::sleep(Duration::from_secs(1));
+    let got = recv_msg(accepted, expect.len());
+    assert!(got == expect);
+    sender.join().unwrap();
+}

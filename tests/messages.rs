@@ -493,3 +493,51 @@ fn batch_receive_keeps_boundaries_of_a_coalesced_stream() {
     }
     sender.join().unwrap();
 }
+
+#[test]
+fn data_accepted_before_close_arrives_even_if_the_peer_sent_data_never_read_here() {
+    // Closing a socket with unread input makes the OS reset the connection, which throws away
+    // what it had not delivered yet; arsock must hold the socket until the data is through.
+    use std::io::{Read, Write};
+    let (server, port) = listen();
+    let mut peer = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let h = accept(server);
+    peer.write_all(&[0xA5, 1, 1, 0, 92, 0, 0, 0]).unwrap();
+    peer.write_all(&[1u8; 92]).unwrap(); // a message arsock never reads
+    let payload = pattern(77, 16 * 1024 * 1024);
+    send_msg(h, &payload);
+    ok(arsock_close(h));
+    thread::sleep(Duration::from_millis(200)); // the peer is slow to read
+    peer.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match peer.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => {
+                assert_eq!(
+                    got.len(),
+                    8 + payload.len(),
+                    "connection failed ({e}) before all data arrived"
+                );
+                break;
+            }
+        }
+    }
+    assert_eq!(got.len(), 8 + payload.len());
+    assert!(got[8..] == payload[..]);
+}
+
+#[test]
+fn a_send_refused_by_validation_does_not_fix_the_connection_mode() {
+    let (_server, client, accepted) = pair();
+    ok(arsock_client_set_max_message(client, 4));
+    assert_eq!(
+        arsock_client_send_msg(client, [0u8; 5].as_ptr(), 5),
+        ARSOCK_ERR_MESSAGE_TOO_LARGE
+    );
+    send_raw(client, b"raw ok");
+    assert_eq!(recv_raw_exact(accepted, 6), b"raw ok");
+}

@@ -6,8 +6,6 @@ use crate::frame::{encode_header, HEADER_LEN};
 use std::io::IoSlice;
 
 pub(crate) trait Frames {
-    /// Total bytes on the wire.
-    fn total(&self) -> usize;
     /// Append the wire bytes from offset `skip` on to `queue`.
     fn append_to(&self, queue: &mut Vec<u8>, skip: usize);
     /// Call `write` with `first` followed by the wire bytes, as gather-write slices.
@@ -18,10 +16,6 @@ pub(crate) trait Frames {
 pub(crate) struct Parts<'a>(pub &'a [IoSlice<'a>]);
 
 impl Frames for Parts<'_> {
-    fn total(&self) -> usize {
-        self.0.iter().map(|p| p.len()).sum()
-    }
-
     fn append_to(&self, queue: &mut Vec<u8>, mut skip: usize) {
         for p in self.0 {
             if skip >= p.len() {
@@ -48,14 +42,7 @@ impl Frames for Parts<'_> {
 pub(crate) struct Messages<'a, M>(pub &'a [M]);
 
 impl<M: AsRef<[u8]>> Frames for Messages<'_, M> {
-    fn total(&self) -> usize {
-        self.0.iter().map(|m| HEADER_LEN + m.as_ref().len()).sum()
-    }
-
     fn append_to(&self, queue: &mut Vec<u8>, mut skip: usize) {
-        if skip == 0 {
-            queue.reserve(self.total());
-        }
         for m in self.0 {
             let m = m.as_ref();
             let header = encode_header(m.len());
@@ -107,7 +94,6 @@ mod tests {
             expect.extend_from_slice(&encode_header(m.len()));
             expect.extend_from_slice(m);
         }
-        assert_eq!(f.total(), expect.len());
         for skip in 0..=expect.len() {
             assert_eq!(wire(&f, skip), expect[skip..], "skip {skip}");
         }

@@ -111,8 +111,8 @@ impl Connection {
 
     /// Message mode: send one whole message (may be empty).
     pub fn send_msg(&self, msg: &[u8]) -> Result<()> {
-        self.shared.enter(MODE_MESSAGE)?;
         self.shared.check_size(msg.len())?;
+        self.shared.enter(MODE_MESSAGE)?;
         let header = frame::encode_header(msg.len());
         let parts = [IoSlice::new(&header), IoSlice::new(msg)];
         self.shared
@@ -121,12 +121,16 @@ impl Connection {
 
     /// Message mode: send several messages in one call, all or nothing.
     pub fn send_msgs<M: AsRef<[u8]>>(&self, msgs: &[M]) -> Result<()> {
-        self.shared.enter(MODE_MESSAGE)?;
         let mut total = 0usize;
         for m in msgs {
             self.shared.check_size(m.as_ref().len())?;
-            total += frame::HEADER_LEN + m.as_ref().len();
+            total = total
+                .checked_add(frame::HEADER_LEN + m.as_ref().len())
+                .ok_or_else(|| {
+                    Error::InvalidArgument("the batch's total size does not fit in memory".into())
+                })?;
         }
+        self.shared.enter(MODE_MESSAGE)?;
         if msgs.is_empty() {
             return self.shared.check_alive();
         }
@@ -153,7 +157,7 @@ impl Connection {
 
     /// The largest message this connection sends and accepts (inclusive).
     pub fn set_max_message(&self, max_len: usize) -> Result<()> {
-        if max_len > frame::MAX_WIRE_LEN {
+        if max_len > frame::MAX_WIRE_LEN.min(usize::MAX - frame::HEADER_LEN) {
             return Err(Error::InvalidArgument(format!(
                 "max message {max_len} exceeds the wire format's limit of {} bytes",
                 frame::MAX_WIRE_LEN

@@ -10,10 +10,14 @@ use crate::sys::{self, Ready};
 use crate::timeout::{Deadline, Timeout};
 use std::io;
 use std::sync::atomic::Ordering::*;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Size of the receive buffer a message-mode connection starts with (grows for larger frames).
 const CHUNK: usize = 64 << 10;
+/// Probation after the frame timeout: the frame must grow by `PROBE_PROGRESS` bytes within
+/// `PROBE_WINDOW` (4 KiB/s) or it fails.
+const PROBE_WINDOW: Duration = Duration::from_secs(1);
+const PROBE_PROGRESS: usize = 4 << 10;
 /// A buffer grown beyond this is given back once it is empty.
 const SHRINK_ABOVE: usize = 1 << 20;
 
@@ -32,12 +36,15 @@ pub(crate) struct RecvState {
     end: usize,
     /// When the first byte of the frame now being assembled was seen (frame timeout).
     frame_started: Option<Instant>,
+    /// Probation after the frame timeout: when it began and how much of the frame was here.
+    probe: Option<(Instant, usize)>,
 }
 
 impl RecvState {
     fn consume(&mut self, n: usize) {
         self.start += n;
         self.frame_started = None;
+        self.probe = None;
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -183,16 +190,27 @@ impl Shared {
     }
 
     /// One read into the buffer, waiting per `deadline` and the frame timeout.
+    ///
+    /// Frame timeout: a frame whose first byte has arrived must be complete within the
+    /// timeout. When it is not, the peer gets a probation of `PROBE_WINDOW`: if at least
+    /// `PROBE_PROGRESS` more bytes of the frame arrive in it, the clock starts again (a healthy
+    /// peer that was only held back, e.g. while this app did not read, streams at full speed
+    /// once it may); otherwise the peer is stalling or trickling and the frame fails.
     fn fill(&self, st: &mut RecvState, deadline: Deadline) -> Result<()> {
         let partial = st.end > st.start;
-        let frame_deadline = match (partial, self.frame_timeout()) {
-            (true, Timeout::After(d)) => {
-                Deadline::At(*st.frame_started.get_or_insert_with(Instant::now) + d)
-            }
-            _ => Deadline::Never,
+        let frame_timeout = match (partial, self.frame_timeout()) {
+            (true, Timeout::After(d)) => Some(d),
+            _ => None,
         };
-        let wait_until = deadline.min(frame_deadline);
         loop {
+            let frame_deadline = match frame_timeout {
+                Some(d) => match st.probe {
+                    Some((t, _)) => Deadline::At(t + PROBE_WINDOW),
+                    None => Deadline::At(*st.frame_started.get_or_insert_with(Instant::now) + d),
+                },
+                None => Deadline::Never,
+            };
+            let wait_until = deadline.min(frame_deadline);
             let end = st.end;
             match sys::recv(self.fd, &mut st.buf[end..], !matches!(wait_until, Deadline::Never)) {
                 Ok(0) if partial && !self.closed.load(Acquire) => {
@@ -208,10 +226,21 @@ impl Shared {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if frame_deadline.expired() {
-                        return Err(self.protocol_error(format!(
-                            "a frame stayed incomplete for longer than the frame timeout ({} bytes of it received)",
-                            st.end - st.start
-                        )));
+                        let have = st.end - st.start;
+                        match st.probe {
+                            None => st.probe = Some((Instant::now(), have)),
+                            Some((_, base)) if have - base >= PROBE_PROGRESS => {
+                                st.probe = None;
+                                st.frame_started = Some(Instant::now());
+                            }
+                            Some(_) => {
+                                return Err(self.protocol_error(format!(
+                                    "a frame stayed incomplete past the frame timeout and then \
+                                     stalled ({have} bytes of it received)"
+                                )))
+                            }
+                        }
+                        continue;
                     }
                     self.wait_readable(wait_until)?;
                 }

@@ -66,6 +66,8 @@ pub(crate) struct SendState {
     linger_until: Option<Instant>,
     /// Why sending became impossible (the peer reset or closed); receiving may still work.
     broken: Option<String>,
+    /// Starting the flusher thread failed: write every send through.
+    no_flusher: bool,
 }
 
 impl SendState {
@@ -84,9 +86,20 @@ impl SendState {
         }
     }
 
+    /// Make room for `n` more queued bytes, failing cleanly (nothing queued) if the memory
+    /// cannot be had, rather than aborting the host process.
+    fn reserve(&mut self, n: usize) -> Result<()> {
+        self.queue.try_reserve(n).map_err(|_| {
+            Error::Io(std::io::Error::new(
+                std::io::ErrorKind::OutOfMemory,
+                format!("cannot allocate {n} bytes for the send queue"),
+            ))
+        })
+    }
+
     /// Whether a send that finds the queue empty should be written at once.
     fn idle(&mut self, sh: &Shared) -> bool {
-        if sh.recv_since_send.load(Relaxed) {
+        if self.no_flusher || sh.recv_since_send.load(Relaxed) {
             sh.recv_since_send.store(false, Relaxed);
             self.burst_direct = 0;
             return true;
@@ -101,36 +114,51 @@ impl SendState {
     }
 
     /// One `sendmsg` of the queue followed by `frames`; what the socket does not take is queued.
-    fn write_through<F: Frames>(&mut self, sh: &Shared, frames: &F) -> Result<()> {
+    fn write_through<F: Frames>(&mut self, sh: &Shared, frames: &F, total: usize) -> Result<()> {
         let pending = self.pending();
         let n = frames.with_iovecs(&self.queue[self.head..], |iov| {
             sys::send_vectored(sh.fd, iov)
         });
-        let n = n.map_err(|e| self.fail(e))?;
+        let n = n.map_err(|e| self.fail(sh, e))?;
         self.last_write = Some(Instant::now());
         let from_queue = n.min(pending);
         self.advance(from_queue);
-        frames.append_to(&mut self.queue, n - from_queue);
+        let skip = n - from_queue;
+        if skip < total {
+            // Part of a frame may be on the wire already: the rest must follow. Should memory
+            // run out here, the stream cannot continue, so the connection fails.
+            if let Err(e) = self.reserve(total - skip) {
+                self.broken = Some(e.to_string());
+                sh.kill(format!("send failed: {e}"));
+                return Err(e);
+            }
+            frames.append_to(&mut self.queue, skip);
+        }
         Ok(())
     }
 
     /// Write queued bytes only. Returns false when the socket took nothing.
     fn write_queue(&mut self, sh: &Shared) -> Result<bool> {
         let n = sys::send_vectored(sh.fd, &[IoSlice::new(&self.queue[self.head..])])
-            .map_err(|e| self.fail(e))?;
+            .map_err(|e| self.fail(sh, e))?;
         self.last_write = Some(Instant::now());
         self.advance(n);
         Ok(n > 0)
     }
 
-    /// A write failed: if the peer is gone, queued data cannot be delivered; later sends say so.
-    fn fail(&mut self, e: std::io::Error) -> Error {
+    /// A write failed: the stream can no longer be continued (part of a frame may be on the
+    /// wire), so queued data is dropped and every later send fails. A closed peer leaves the
+    /// receive side alone (its last messages may still be readable); any other error shuts
+    /// the connection down both ways.
+    fn fail(&mut self, sh: &Shared, e: std::io::Error) -> Error {
         self.queue = Vec::new();
         self.head = 0;
         let err = Error::from_io(e);
-        if let Error::Closed(why) = &err {
-            self.broken = Some(why.clone());
+        let why = format!("sending failed: {err}");
+        if !matches!(err, Error::Closed(_)) {
+            sh.kill(why.clone());
         }
+        self.broken = Some(why);
         err
     }
 }
@@ -141,7 +169,7 @@ impl Shared {
         let mut st = self.lock_send();
         self.check_alive()?;
         if let Some(why) = &st.broken {
-            return Err(Error::Closed(format!("sending failed earlier: {why}")));
+            return Err(Error::Closed(why.clone()));
         }
         let limit = self.queue_limit.load(Relaxed);
         if st.pending() > 0 && st.pending() + total > limit {
@@ -158,8 +186,9 @@ impl Shared {
             pending + total >= FLUSH_THRESHOLD
         };
         if write_now {
-            st.write_through(self, frames)?;
+            st.write_through(self, frames, total)?;
         } else {
+            st.reserve(total)?;
             frames.append_to(&mut st.queue, 0);
         }
         if st.pending() > 0 {
@@ -214,29 +243,45 @@ impl Shared {
                     .name("arsock-flush".into())
                     .stack_size(64 << 10)
                     .spawn(move || sh.flusher_main());
-                // Without a thread, queued data still goes out with the next send, or when a
-                // blocking send waits for room; keep trying to start one on later sends.
-                if spawned.is_ok() {
-                    st.flusher = Flusher::Busy;
+                // Without a thread nothing could write in the background: stop coalescing
+                // (sends then write through, and only what the socket refuses waits for the
+                // next send), and try again to start one on later sends.
+                match spawned {
+                    Ok(_) => st.flusher = Flusher::Busy,
+                    Err(_) => st.no_flusher = true,
                 }
             }
             Flusher::Busy | Flusher::Exited => {}
         }
     }
 
-    /// The write half of `close`: send FIN now if nothing is queued, otherwise let the flusher
-    /// drain the queue for at most `LINGER`.
+    /// The write half of `close`. Queued data, and data the OS has not yet delivered, keep
+    /// going for at most `LINGER` in the background: the socket is only released once the
+    /// peer has acknowledged everything (or the linger ran out). Releasing it earlier would
+    /// turn the close into a reset whenever the peer had sent data not read here, and a reset
+    /// throws away whatever the OS had not delivered yet.
     pub(super) fn close_send_side(self: &Arc<Self>) {
         let mut st = self.lock_send();
-        if st.pending() > 0 {
-            st.linger_until = Some(Instant::now() + LINGER);
-            self.schedule_flush(&mut st);
-            return;
+        st.linger_until = Some(Instant::now() + LINGER);
+        if st.pending() == 0 {
+            let _ = self.sock.shutdown(Shutdown::Write);
+            if st.flusher == Flusher::NotStarted && sys::unacked_bytes(self.fd) == Some(0) {
+                return; // everything delivered: nothing to wait for
+            }
         }
+        self.schedule_flush(&mut st);
+        if st.flusher == Flusher::NotStarted && st.pending() > 0 {
+            // No thread could be started: one last attempt, then the rest is lost.
+            let _ = st.write_queue(self);
+        }
+    }
+
+    /// After `close`, with the queue drained: send FIN and hold the socket open until the
+    /// peer acknowledged everything or the linger ran out.
+    fn finish_close(&self, linger_until: Instant) {
         let _ = self.sock.shutdown(Shutdown::Write);
-        if st.flusher == Flusher::Idle {
-            // Let the waiting flusher see `closed` and exit.
-            self.schedule_flush(&mut st);
+        while Instant::now() < linger_until && sys::unacked_bytes(self.fd).is_some_and(|n| n > 0) {
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 
@@ -250,8 +295,10 @@ impl Shared {
         loop {
             while st.pending() == 0 {
                 if self.closed.load(Acquire) {
-                    let _ = self.sock.shutdown(Shutdown::Write);
                     st.flusher = Flusher::Exited;
+                    let linger_until = st.linger_until.unwrap_or_else(|| Instant::now() + LINGER);
+                    drop(st);
+                    self.finish_close(linger_until);
                     return;
                 }
                 st.flusher = Flusher::Idle;

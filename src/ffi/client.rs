@@ -158,9 +158,11 @@ pub extern "C" fn arsock_client_send_queue_len(
 }
 
 /// Message mode: how long a message whose first byte has arrived may take to arrive whole
-/// (default ARSOCK_DEFAULT_FRAME_TIMEOUT_MS; -1 disables). A peer that stalls or trickles
-/// mid-message past this fails the connection with ARSOCK_ERR_PROTOCOL, so a hostile or dead
-/// peer cannot pin a receiver. Checked while receiving.
+/// (default ARSOCK_DEFAULT_FRAME_TIMEOUT_MS; -1 disables). Past it, the rest must keep coming
+/// at 4 KiB/s or more (measured over 1 s); a peer that stalls or trickles fails the connection
+/// with ARSOCK_ERR_PROTOCOL, so a hostile or dead peer cannot pin a receiver. A healthy peer
+/// that was only held back because this side did not read for a while passes that check as
+/// soon as reading resumes. Checked while receiving.
 ///
 /// Never blocks. Any thread.
 ///

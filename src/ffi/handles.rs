@@ -86,8 +86,9 @@ pub(crate) fn close(h: arsock_handle) -> Result<(), FfiError> {
 ///
 /// Calls blocked on the handle in other threads return ARSOCK_ERR_CLOSED promptly (a receive
 /// at once, an accept within about 20 ms). For a client, data already accepted by a send keeps
-/// going to the peer in the background for at most ARSOCK_CLOSE_LINGER_MS, then the socket is
-/// closed; the OS delivers what it had already buffered as with any closed socket.
+/// going to the peer in the background: the socket is released once the peer has
+/// acknowledged all of it, or after ARSOCK_CLOSE_LINGER_MS at most (what is still undelivered
+/// then is dropped). Unread data from the peer is discarded.
 ///
 /// Never blocks. Any thread.
 ///
