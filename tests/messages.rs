@@ -541,3 +541,28 @@ fn a_send_refused_by_validation_does_not_fix_the_connection_mode() {
     send_raw(client, b"raw ok");
     assert_eq!(recv_raw_exact(accepted, 6), b"raw ok");
 }
+
+#[test]
+fn batch_receive_of_empty_messages_into_no_buffer_points_at_the_callers_null() {
+    let (_server, client, accepted) = pair();
+    send_msg(client, b"");
+    send_msg(client, b"");
+    let mut msgs = [arsock_buf {
+        data: 1 as *const u8,
+        len: 9,
+    }; 4];
+    let mut count = 0;
+    ok(arsock_client_recv_msgs(
+        accepted,
+        null_mut(),
+        0,
+        msgs.as_mut_ptr(),
+        4,
+        5000,
+        &mut count,
+    ));
+    assert!(count >= 1);
+    for m in &msgs[..count] {
+        assert!(m.data.is_null() && m.len == 0);
+    }
+}

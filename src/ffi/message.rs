@@ -178,6 +178,7 @@ pub extern "C" fn arsock_client_recv_msgs(
     out_count: *mut usize,
 ) -> arsock_status {
     boundary(|| {
+        let base = buf.cast_const();
         let buf = slice_mut_arg(buf, cap, "buf")?;
         let out = out_ptr(out_count, "out_count")?;
         if max_msgs == 0 {
@@ -192,8 +193,9 @@ pub extern "C" fn arsock_client_recv_msgs(
             Ok(count) => {
                 let mut at = 0;
                 for (m, &len) in msgs.iter_mut().zip(&lens[..count]) {
+                    // Into the caller's own buffer (so `(NULL, 0)` gives NULL for empty messages).
                     *m = arsock_buf {
-                        data: buf[at..].as_ptr(),
+                        data: base.wrapping_add(at),
                         len,
                     };
                     at += len;
