@@ -5,7 +5,7 @@
 // right after the failing call (message()). Chosen because the C API reports every failure
 // the same way and most callers cannot do anything useful locally except on a timeout; the
 // timeout cases that are part of normal control flow have non-throwing forms instead:
-// try_accept() and try_recv_msg() return std::nullopt when nothing is ready.
+// try_accept(), try_recv_msg() and try_recv_msgs() return std::nullopt when nothing is ready.
 // Destructors and move operations never throw (a failing close in a destructor is ignored;
 // call close() yourself to see its error).
 //
@@ -28,6 +28,7 @@
 
 #include "arsock.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -44,6 +45,10 @@ namespace arsock {
 inline constexpr int32_t kForever = ARSOCK_WAIT_FOREVER;
 /// `timeout_ms` that does not wait at all.
 inline constexpr int32_t kPoll = 0;
+/// Most messages one recv_msgs() call returns (the limit of arsock_client_recv_msgs).
+inline constexpr size_t kMaxMsgsPerRecv = 256;
+/// Size a recv_msgs() buffer starts with when the caller's vector has no capacity yet.
+inline constexpr size_t kRecvMsgsBufferSize = 64 * 1024;
 
 /// A failed arsock call: the status and the library's last-error text.
 class Error : public std::runtime_error {
@@ -257,6 +262,86 @@ public:
             throw;
         }
         return out;
+    }
+
+    // --- message mode: batch receive (a frame's worth of messages per call) ----------------
+
+    /// Receive a batch into caller storage: waits up to `timeout_ms` for the next message,
+    /// then also takes every further message that has already arrived whole while `buf`
+    /// (`cap` bytes) and `out_msgs` (`max_msgs` entries, at most kMaxMsgsPerRecv used) have
+    /// room. The payloads are packed into `buf`; `out_msgs[0..returned count)` point into it
+    /// (an empty message's `data` must not be read). Returns the count (>= 1); the rest stays
+    /// queued. If even the first message is larger than `cap`, throws
+    /// ARSOCK_ERR_BUFFER_TOO_SMALL with `out_msgs[0] = {nullptr, size needed}`, and the
+    /// message stays queued (the vector forms grow instead).
+    size_t recv_msgs(void* buf, size_t cap, arsock_buf* out_msgs, size_t max_msgs,
+                     int32_t timeout_ms = kForever) {
+        size_t n = 0;
+        detail::check(arsock_client_recv_msgs(h_, static_cast<uint8_t*>(buf), cap, out_msgs,
+                                              max_msgs, timeout_ms, &n));
+        return n;
+    }
+
+    /// Receive a batch into reusable vectors (no allocation once they are big enough): `buf`
+    /// is used up to its capacity (kRecvMsgsBufferSize if it has none) and grown when the
+    /// first message does not fit; afterwards `msgs` holds one entry per message (at most
+    /// `max_count`, at most kMaxMsgsPerRecv) pointing into `buf`, valid until `buf` is
+    /// changed or reused. The size of `buf` afterwards is the capacity used, not the payload.
+    void recv_msgs(std::vector<uint8_t>& buf, std::vector<arsock_buf>& msgs,
+                   int32_t timeout_ms = kForever, size_t max_count = kMaxMsgsPerRecv) {
+        if (buf.capacity() == 0) {
+            buf.reserve(kRecvMsgsBufferSize);
+        }
+        buf.resize(buf.capacity());
+        msgs.resize(std::min(max_count, kMaxMsgsPerRecv));  // 0: the library rejects it
+        for (;;) {
+            size_t n = 0;
+            arsock_status st = arsock_client_recv_msgs(
+                h_, buf.empty() ? nullptr : buf.data(), buf.size(),
+                msgs.empty() ? nullptr : msgs.data(), msgs.size(), timeout_ms, &n);
+            if (st == ARSOCK_OK) {
+                msgs.resize(n);
+                return;
+            }
+            if (st != ARSOCK_ERR_BUFFER_TOO_SMALL || msgs.empty()) {
+                msgs.clear();
+                detail::check(st);
+            }
+            // The first message is still queued: grow (at least double, since the buffer
+            // holds whole batches) and try again.
+            buf.resize(std::max(msgs[0].len, 2 * buf.size()));
+        }
+    }
+
+    /// Receive a batch (1 to `max_count` messages, at most kMaxMsgsPerRecv) as new vectors,
+    /// oldest first, waiting up to `timeout_ms` for the first.
+    std::vector<std::vector<uint8_t>> recv_msgs(int32_t timeout_ms = kForever,
+                                                size_t max_count = kMaxMsgsPerRecv) {
+        std::vector<uint8_t> buf;
+        std::vector<arsock_buf> msgs;
+        recv_msgs(buf, msgs, timeout_ms, max_count);
+        std::vector<std::vector<uint8_t>> out;
+        out.reserve(msgs.size());
+        for (const arsock_buf& m : msgs) {
+            if (m.len == 0) {
+                out.emplace_back();
+            } else {
+                out.emplace_back(m.data, m.data + m.len);
+            }
+        }
+        return out;
+    }
+    /// Poll for a batch: std::nullopt if no message is ready (timeout 0); other errors throw.
+    std::optional<std::vector<std::vector<uint8_t>>> try_recv_msgs(
+        size_t max_count = kMaxMsgsPerRecv) {
+        try {
+            return recv_msgs(kPoll, max_count);
+        } catch (const Error& e) {
+            if (e.is_timeout()) {
+                return std::nullopt;
+            }
+            throw;
+        }
     }
 
     // --- options ----------------------------------------------------------------------------

@@ -42,7 +42,8 @@ namespace ArSock
         WouldBlock = -14,       // ARSOCK_ERR_WOULD_BLOCK
     }
 
-    /// <summary>struct arsock_buf: one message for arsock_client_send_msgs.</summary>
+    /// <summary>struct arsock_buf: one message for arsock_client_send_msgs, or one received by
+    /// arsock_client_recv_msgs (Data then points into the caller's buffer).</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct ArSockBuf
     {
@@ -125,6 +126,9 @@ namespace ArSock
 
         [DllImport(LibraryName, EntryPoint = "arsock_client_recv_msg", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         public static extern int arsock_client_recv_msg(ulong client, byte* buf, UIntPtr cap, int timeout_ms, out UIntPtr out_len);
+
+        [DllImport(LibraryName, EntryPoint = "arsock_client_recv_msgs", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        public static extern int arsock_client_recv_msgs(ulong client, byte* buf, UIntPtr cap, ArSockBuf* out_msgs, UIntPtr max_msgs, int timeout_ms, out UIntPtr out_count);
 
         [DllImport(LibraryName, EntryPoint = "arsock_client_set_max_message", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         public static extern int arsock_client_set_max_message(ulong client, UIntPtr max_len);
@@ -470,6 +474,9 @@ namespace ArSock
         static ArSockClient() { ArSockNative.CheckAbi(); }
 
         const int StackProbe = 256; // first attempt of ReceiveMessage(int) uses a stack buffer this big
+
+        /// <summary>Most messages one arsock_client_recv_msgs call returns (the C library's limit).</summary>
+        public const int MaxMessagesPerBatch = 256;
 
         long _handle; // arsock_handle as long for Interlocked; 0 = disposed
 
@@ -875,6 +882,118 @@ namespace ArSock
             }
             message = buf;
             return 0;
+        }
+
+        // ------------------------------------------------------------------ message mode: batch receive
+
+        /// <summary>arsock_client_recv_msgs: waits at most timeoutMs for the next message, then also takes
+        /// every further message that has already arrived whole, while buffer and messages have room
+        /// (at most MaxMessagesPerBatch per call). The payloads are packed into buffer back to back;
+        /// messages[0..count) are set to segments of buffer (valid until buffer is reused). Returns count
+        /// (&gt;= 1). Messages that did not fit stay queued for the next call. If even the first message
+        /// does not fit: ArSockException with Status BufferTooSmall and RequiredLength set; the message
+        /// stays queued (the ref overload grows the buffer instead). Entries from count on are left as they were.</summary>
+        public int ReceiveMessages(byte[] buffer, ArraySegment<byte>[] messages, int timeoutMs = ArSockNative.WaitForever)
+        {
+            if (buffer == null) throw new ArgumentNullException("buffer");
+            int count;
+            long needed;
+            int st = RecvMsgsCore(buffer, messages, timeoutMs, out count, out needed);
+            if (st != 0) throw ArSockException.FromLastError(st, "arsock_client_recv_msgs", needed);
+            return count;
+        }
+
+        /// <summary>Like ReceiveMessages(byte[], ...), but when the first message does not fit, buffer is
+        /// replaced by an array of the size it needs (buffer may start null) and the call is retried.</summary>
+        public int ReceiveMessages(ref byte[] buffer, ArraySegment<byte>[] messages, int timeoutMs = ArSockNative.WaitForever)
+        {
+            int count;
+            long needed;
+            int st = RecvMsgsGrowCore(ref buffer, messages, timeoutMs, out count, out needed);
+            if (st != 0) throw ArSockException.FromLastError(st, "arsock_client_recv_msgs", needed);
+            return count;
+        }
+
+        /// <summary>Polls (timeout 0): false (count 0) if no whole message is there (ARSOCK_ERR_TIMEOUT),
+        /// otherwise like ReceiveMessages(byte[], ...); throws ArSockException(BufferTooSmall,
+        /// RequiredLength) if the first message does not fit.</summary>
+        public bool TryReceiveMessages(byte[] buffer, ArraySegment<byte>[] messages, out int count)
+        {
+            if (buffer == null) throw new ArgumentNullException("buffer");
+            long needed;
+            int st = RecvMsgsCore(buffer, messages, 0, out count, out needed);
+            if (st == 0) return true;
+            if (st == (int)ArSockStatus.Timeout) return false;
+            throw ArSockException.FromLastError(st, "arsock_client_recv_msgs", needed);
+        }
+
+        /// <summary>Polls (timeout 0) like TryReceiveMessages, growing buffer when the first message does not fit.
+        /// The usual per-frame loop: <c>while (c.TryReceiveMessages(ref buf, segs, out n)) { ... }</c>.</summary>
+        public bool TryReceiveMessages(ref byte[] buffer, ArraySegment<byte>[] messages, out int count)
+        {
+            long needed;
+            int st = RecvMsgsGrowCore(ref buffer, messages, 0, out count, out needed);
+            if (st == 0) return true;
+            if (st == (int)ArSockStatus.Timeout) return false;
+            throw ArSockException.FromLastError(st, "arsock_client_recv_msgs", needed);
+        }
+
+        // Returns a status; on failure the last-error text is still unread (callers read it at once).
+        // needed: the first message's size when the result is BufferTooSmall, else -1.
+        int RecvMsgsCore(byte[] buffer, ArraySegment<byte>[] messages, int timeoutMs, out int count, out long needed)
+        {
+            if (messages == null) throw new ArgumentNullException("messages");
+            if (messages.Length == 0) throw new ArgumentException("must have room for at least one message", "messages");
+            int max = Math.Min(messages.Length, MaxMessagesPerBatch);
+            ArSockBuf* bufs = stackalloc ArSockBuf[max];
+            UIntPtr n;
+            int st;
+            count = 0;
+            needed = -1;
+            fixed (byte* p = buffer)
+            {
+                st = ArSockNative.arsock_client_recv_msgs(Live(), buffer.Length == 0 ? null : p, (UIntPtr)(uint)buffer.Length,
+                                                          bufs, (UIntPtr)(uint)max, timeoutMs, out n);
+                GC.KeepAlive(this);
+                if (st == 0)
+                {
+                    ulong c = n.ToUInt64();
+                    if (c > (ulong)max) throw new InvalidOperationException("arsock_client_recv_msgs returned " + c + " messages for " + max + " entries");
+                    count = (int)c;
+                    long end = 0; // where the previous message ended
+                    for (int i = 0; i < count; i++)
+                    {
+                        ulong len = bufs[i].Len.ToUInt64();
+                        // An empty message's data pointer is never read (with cap 0 it need not point
+                        // into buf at all): it becomes an empty segment where the previous one ended.
+                        long off = len == 0 ? end : (long)((byte*)bufs[i].Data - p);
+                        if (len > 0 && (p == null || off < 0 || len > (ulong)buffer.Length || (ulong)off > (ulong)buffer.Length - len))
+                            throw new InvalidOperationException("arsock_client_recv_msgs returned a message outside the buffer");
+                        messages[i] = new ArraySegment<byte>(buffer, (int)off, (int)len);
+                        end = off + (long)len;
+                    }
+                }
+                else if (st == (int)ArSockStatus.BufferTooSmall)
+                {
+                    needed = (long)bufs[0].Len.ToUInt64();
+                }
+            }
+            return st;
+        }
+
+        int RecvMsgsGrowCore(ref byte[] buffer, ArraySegment<byte>[] messages, int timeoutMs, out int count, out long needed)
+        {
+            if (buffer == null) buffer = Empty;
+            while (true)
+            {
+                int st = RecvMsgsCore(buffer, messages, timeoutMs, out count, out needed);
+                if (st != (int)ArSockStatus.BufferTooSmall) return st;
+                if (needed > MaxArrayLength) return st; // cannot be held in one managed array
+                // The first message stays queued: retry with a buffer of at least its size (doubled
+                // when that is more, since the buffer holds whole batches). Another thread may take
+                // the message first; then this loop simply receives the next messages.
+                buffer = new byte[Math.Max(needed, Math.Min(2L * buffer.Length, MaxArrayLength))];
+            }
         }
 
 #if !ARSOCK_NO_SPAN

@@ -460,6 +460,167 @@ namespace ArSock.Tests
             }
         }
 
+        // ------------------------------------------------------------------ batch receive
+
+        [Test]
+        public void ReceiveMessagesBatchArrivesInOrderAcrossCalls()
+        {
+            using (var p = new Pair())
+            {
+                const int total = 1000;
+                var sent = new List<byte[]>();
+                for (int i = 0; i < total; i++) sent.Add(Util.Pattern(i % 7 == 0 ? 0 : 1 + i % 90, i));
+                for (int i = 0; i < total; i += 100) p.Client.SendMessages(sent.GetRange(i, 100));
+
+                var buf = new byte[2048];
+                var segs = new ArraySegment<byte>[64];
+                var got = new List<byte[]>();
+                int calls = 0;
+                while (got.Count < total)
+                {
+                    int n = p.Peer.ReceiveMessages(buf, segs, Util.Wait);
+                    calls++;
+                    Assert.That(n, Is.InRange(1, segs.Length), "count of call " + calls);
+                    int packed = 0;
+                    for (int i = 0; i < n; i++)
+                    {
+                        Assert.AreSame(buf, segs[i].Array, "segment " + i + " points into the buffer");
+                        Assert.AreEqual(packed, segs[i].Offset, "payloads are packed back to back");
+                        packed += segs[i].Count;
+                        got.Add(Sub(buf, segs[i].Offset, segs[i].Count));
+                    }
+                    Assert.LessOrEqual(packed, buf.Length);
+                }
+                Assert.GreaterOrEqual(calls, total / segs.Length, "64 entries per call at most");
+                Assert.AreEqual(total, got.Count);
+                for (int i = 0; i < total; i++) CollectionAssert.AreEqual(sent[i], got[i], "message " + i);
+                int none;
+                Assert.IsFalse(p.Peer.TryReceiveMessages(buf, segs, out none), "everything was taken");
+                Assert.AreEqual(0, none);
+            }
+        }
+
+        [Test]
+        public void ReceiveMessagesUsesAtMost256EntriesAndTheTryFormsPoll()
+        {
+            using (var p = new Pair())
+            {
+                const int total = 600;
+                var sent = new List<byte[]>();
+                for (int i = 0; i < total; i++) sent.Add(Util.Pattern(4, i));
+                p.Client.SendMessages(sent);
+
+                byte[] grow = null; // grown by the first call
+                var segs = new ArraySegment<byte>[1000];
+                var got = new List<byte[]>();
+                while (got.Count < total)
+                {
+                    int n;
+                    if (!p.Peer.TryReceiveMessages(ref grow, segs, out n))
+                    {
+                        // nothing there yet: wait (bounded) for the next one
+                        n = p.Peer.ReceiveMessages(ref grow, segs, Util.Wait);
+                    }
+                    Assert.That(n, Is.InRange(1, ArSockClient.MaxMessagesPerBatch));
+                    for (int i = 0; i < n; i++) got.Add(Sub(grow, segs[i].Offset, segs[i].Count));
+                }
+                for (int i = 0; i < total; i++) CollectionAssert.AreEqual(sent[i], got[i], "message " + i);
+            }
+        }
+
+        [Test]
+        public void ReceiveMessagesBufferTooSmallReportsSizeAndKeepsMessages()
+        {
+            using (var p = new Pair())
+            {
+                byte[] big = Util.Pattern(1000, 11), small = Util.Pattern(3, 12);
+                p.Client.SendMessages(new List<byte[]> { big, small });
+                var buf = new byte[10];
+                var segs = new ArraySegment<byte>[8];
+                var e = Util.Throws(ArSockStatus.BufferTooSmall, () => p.Peer.ReceiveMessages(buf, segs, Util.Wait));
+                Assert.AreEqual(1000, e.RequiredLength);
+                Assert.AreEqual("arsock_client_recv_msgs", e.Function);
+                Assert.IsNotEmpty(e.NativeMessage);
+                Assert.IsNull(segs[0].Array, "messages untouched on failure");
+                int count;
+                e = Util.Throws(ArSockStatus.BufferTooSmall, () => p.Peer.TryReceiveMessages(buf, segs, out count));
+                Assert.AreEqual(1000, e.RequiredLength);
+                // the raw layer: out_msgs[0] = {NULL, size needed}
+                unsafe
+                {
+                    ArSockBuf* raw = stackalloc ArSockBuf[4];
+                    UIntPtr n;
+                    int st = ArSockNative.arsock_client_recv_msgs(p.Peer.Handle, null, UIntPtr.Zero, raw, (UIntPtr)4u, 0, out n);
+                    Assert.AreEqual((int)ArSockStatus.BufferTooSmall, st);
+                    Assert.AreEqual(IntPtr.Zero, raw[0].Data);
+                    Assert.AreEqual(1000UL, raw[0].Len.ToUInt64());
+                }
+                // still queued: the growing form gets it (and maybe the small one after it)
+                byte[] grown = buf;
+                int got = p.Peer.ReceiveMessages(ref grown, segs, Util.Wait);
+                Assert.AreNotSame(buf, grown);
+                Assert.GreaterOrEqual(grown.Length, 1000);
+                Assert.That(got, Is.InRange(1, 2));
+                CollectionAssert.AreEqual(big, Sub(grown, segs[0].Offset, segs[0].Count));
+                if (got == 1) got = p.Peer.ReceiveMessages(grown, segs, Util.Wait); // the small one came later
+                CollectionAssert.AreEqual(small, Sub(grown, segs[got - 1].Offset, segs[got - 1].Count));
+
+                // the first fits, the second does not: one per call, the second stays queued
+                byte[] m1 = Util.Pattern(100, 13), m2 = Util.Pattern(100, 14);
+                p.Client.SendMessages(new List<byte[]> { m1, m2 });
+                var buf150 = new byte[150];
+                Assert.AreEqual(1, p.Peer.ReceiveMessages(buf150, segs, Util.Wait));
+                CollectionAssert.AreEqual(m1, Sub(buf150, segs[0].Offset, segs[0].Count));
+                Assert.AreEqual(1, p.Peer.ReceiveMessages(buf150, segs, Util.Wait));
+                CollectionAssert.AreEqual(m2, Sub(buf150, segs[0].Offset, segs[0].Count));
+
+                // empty messages fit even an empty buffer
+                p.Client.SendMessages(new List<byte[]> { new byte[0], new byte[0] });
+                int e0 = p.Peer.ReceiveMessages(new byte[0], segs, Util.Wait);
+                Assert.That(e0, Is.InRange(1, 2));
+                for (int i = 0; i < e0; i++) Assert.AreEqual(0, segs[i].Count);
+            }
+        }
+
+        [Test]
+        public void ReceiveMessagesTimeoutsAndArguments()
+        {
+            using (var p = new Pair())
+            {
+                var buf = new byte[64];
+                var segs = new ArraySegment<byte>[4];
+                Util.Throws(ArSockStatus.Timeout, () => p.Peer.ReceiveMessages(buf, segs, 0));
+                Util.Throws(ArSockStatus.Timeout, () => p.Peer.ReceiveMessages(buf, segs, 50));
+                byte[] g = null;
+                Util.Throws(ArSockStatus.Timeout, () => p.Peer.ReceiveMessages(ref g, segs, 0));
+                int count;
+                Assert.IsFalse(p.Peer.TryReceiveMessages(buf, segs, out count));
+                Assert.AreEqual(0, count);
+                Assert.IsFalse(p.Peer.TryReceiveMessages(ref g, segs, out count));
+                Util.Throws(ArSockStatus.InvalidArgument, () => p.Peer.ReceiveMessages(buf, segs, -5));
+                Assert.Throws<ArgumentNullException>(() => p.Peer.ReceiveMessages(null, segs, 0));
+                Assert.Throws<ArgumentNullException>(() => p.Peer.ReceiveMessages(buf, null, 0));
+                Assert.Throws<ArgumentException>(() => p.Peer.ReceiveMessages(buf, new ArraySegment<byte>[0], 0));
+                // still usable after timeouts
+                p.Client.SendMessage(new byte[] { 3 });
+                Assert.AreEqual(1, p.Peer.ReceiveMessages(buf, segs, Util.Wait));
+                CollectionAssert.AreEqual(new byte[] { 3 }, Sub(buf, segs[0].Offset, segs[0].Count));
+                // after the peer closed (and everything was read): Closed
+                p.Client.Dispose();
+                Util.Throws(ArSockStatus.Closed, () => p.Peer.ReceiveMessages(buf, segs, Util.Wait));
+            }
+        }
+
+        [Test]
+        public void ReceiveMessagesOnARawConnectionIsStateError()
+        {
+            using (var p = new Pair())
+            {
+                p.Peer.Send(new byte[] { 1 });
+                Util.Throws(ArSockStatus.State, () => p.Peer.ReceiveMessages(new byte[8], new ArraySegment<byte>[2], 0));
+            }
+        }
+
 #if !ARSOCK_NO_SPAN
         [Test]
         public void SpanMessageOverloads()

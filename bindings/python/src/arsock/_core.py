@@ -24,9 +24,12 @@ DEFAULT_SEND_QUEUE_LIMIT = 1024 * 1024
 CLOSE_LINGER_MS = 2000
 DEFAULT_FRAME_TIMEOUT_MS = 30000
 
-#: Size of the per-connection buffer reused by recv_msg() and recv(); larger messages get a
-#: buffer of their own, sized from the ARSOCK_ERR_BUFFER_TOO_SMALL answer.
+#: Size of the per-connection buffer reused by recv_msg(), recv_msgs() and recv(); larger
+#: messages get a buffer of their own, sized from the ARSOCK_ERR_BUFFER_TOO_SMALL answer.
 REUSABLE_BUFFER_SIZE = 64 * 1024
+
+#: Most messages one recv_msgs() call returns (the limit of ``arsock_client_recv_msgs``).
+RECV_MSGS_MAX = 256
 
 _INT32_MAX = 2**31 - 1
 _SIZE_MAX = 2 ** (8 * ctypes.sizeof(ctypes.c_size_t)) - 1
@@ -108,6 +111,12 @@ def _pin(data: BytesLike) -> Tuple[Optional[int], int, object]:
     return ctypes.addressof(arr), flat.nbytes, (flat, arr)
 
 
+def _unpack(msgs: "ctypes.Array[_ffi.arsock_buf]", count: int) -> List[bytes]:
+    """Copies of the first ``count`` messages described by ``msgs`` (they point into a buffer
+    that the next receive reuses). An empty message's ``data`` is never read."""
+    return [ctypes.string_at(m.data, m.len) if m.len else b"" for m in msgs[:count]]
+
+
 _H = TypeVar("_H", bound="_Handle")
 
 
@@ -161,8 +170,9 @@ class Connection(_Handle):
     """A connected client handle (from :func:`connect` or :meth:`Server.accept`).
 
     Raw calls (:meth:`send`, :meth:`recv`, :meth:`recv_into`) are byte-identical to plain TCP;
-    message calls (:meth:`send_msg`, :meth:`send_msgs`, :meth:`recv_msg`) keep message
-    boundaries. The first call fixes the mode; mixing the two raises :class:`StateError`.
+    message calls (:meth:`send_msg`, :meth:`send_msgs`, :meth:`recv_msg`, :meth:`recv_msgs`)
+    keep message boundaries. The first call fixes the mode; mixing the two raises
+    :class:`StateError`.
     Unlike ``socket.recv``, receiving after the peer closed raises :class:`ConnectionClosed`
     instead of returning ``b""``.
     """
@@ -170,6 +180,8 @@ class Connection(_Handle):
     def __init__(self, handle: int) -> None:
         super().__init__(handle)
         self._buf: "Optional[ctypes.Array[ctypes.c_char]]" = None  # reusable receive buffer, made on first use
+        # recv_msgs() entries, made on first use, guarded by _buf_lock like _buf
+        self._msgs: "Optional[ctypes.Array[_ffi.arsock_buf]]" = None
         self._buf_lock = threading.Lock()
         self._max_message = DEFAULT_MAX_MESSAGE
         self._send_timeout_ms = WAIT_FOREVER
@@ -284,6 +296,67 @@ class Connection(_Handle):
                 return ctypes.string_at(own, out.value)
             if status != Status.ERR_BUFFER_TOO_SMALL:
                 _check(status)
+
+    def recv_msgs(self, max_count: int = RECV_MSGS_MAX, timeout: Timeout = None) -> List[bytes]:
+        """Message mode: a batch of whole messages (a frame's worth), oldest first.
+
+        Waits at most ``timeout`` seconds for the next message, then also takes every further
+        message that has already arrived whole, without waiting again, up to ``max_count``
+        (at most :data:`RECV_MSGS_MAX`, 256, per call; larger values mean 256) and as many as
+        fit the reusable buffer. Returns a non-empty list; messages not taken stay queued for
+        the next call. A first message larger than the reusable buffer is received into a
+        buffer of its own, sized from the ``ARSOCK_ERR_BUFFER_TOO_SMALL`` answer (like
+        :meth:`recv_msg`), so it never raises :class:`BufferTooSmall`.
+        """
+        if isinstance(max_count, bool):
+            raise TypeError("max_count must be an int, not bool")
+        max_count = int(max_count)
+        if max_count < 1:
+            raise _invalid(f"max_count must be >= 1, not {max_count}")
+        n = min(max_count, RECV_MSGS_MAX)
+        ms = timeout_to_ms(timeout)
+        count = ctypes.c_size_t()
+        if self._buf_lock.acquire(blocking=False):
+            try:
+                buf = self._reusable()
+                if self._msgs is None:
+                    self._msgs = (_ffi.arsock_buf * RECV_MSGS_MAX)()
+                msgs = self._msgs
+                status = lib.arsock_client_recv_msgs(
+                    self._handle, buf, REUSABLE_BUFFER_SIZE, msgs, n, ms, ctypes.byref(count)
+                )
+                if status == Status.OK:
+                    return _unpack(msgs, count.value)
+                if status != Status.ERR_BUFFER_TOO_SMALL:
+                    _check(status)
+                needed = msgs[0].len
+            finally:
+                self._buf_lock.release()
+        else:
+            # Another thread is using the reusable buffer: ask for the size instead (a batch
+            # of empty messages is received by this call already).
+            msgs = (_ffi.arsock_buf * n)()
+            status = lib.arsock_client_recv_msgs(
+                self._handle, None, 0, msgs, n, ms, ctypes.byref(count)
+            )
+            if status == Status.OK:
+                return [b""] * count.value
+            if status != Status.ERR_BUFFER_TOO_SMALL:
+                _check(status)
+            needed = msgs[0].len
+        # The first message stays queued; receive it into a buffer of the size it needs. Loop
+        # in case another thread took it meanwhile and the next one is larger still.
+        while True:
+            own = ctypes.create_string_buffer(max(needed, 1))
+            msgs = (_ffi.arsock_buf * n)()
+            status = lib.arsock_client_recv_msgs(
+                self._handle, own, needed, msgs, n, ms, ctypes.byref(count)
+            )
+            if status == Status.OK:
+                return _unpack(msgs, count.value)
+            if status != Status.ERR_BUFFER_TOO_SMALL:
+                _check(status)
+            needed = msgs[0].len
 
     def _reusable(self) -> "ctypes.Array[ctypes.c_char]":
         if self._buf is None:

@@ -35,7 +35,8 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 class arsock_buf(ctypes.Structure):
-    """``struct arsock_buf``: one message for ``arsock_client_send_msgs``."""
+    """``struct arsock_buf``: one message for ``arsock_client_send_msgs`` or from
+    ``arsock_client_recv_msgs``."""
 
     _fields_ = [("data", ctypes.c_void_p), ("len", ctypes.c_size_t)]
 
@@ -83,6 +84,18 @@ FUNCTIONS: Dict[str, Tuple[object, List[object]]] = {
         [
             arsock_handle,
             ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_int32,
+            ctypes.POINTER(ctypes.c_size_t),
+        ],
+    ),
+    "arsock_client_recv_msgs": (
+        arsock_status,
+        [
+            arsock_handle,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.POINTER(arsock_buf),
             ctypes.c_size_t,
             ctypes.c_int32,
             ctypes.POINTER(ctypes.c_size_t),

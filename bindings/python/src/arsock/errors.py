@@ -96,7 +96,7 @@ class InternalError(ArSockError):
 
 
 class BufferTooSmall(ArSockError):
-    """ARSOCK_ERR_BUFFER_TOO_SMALL (Connection.recv_msg grows its buffer instead of raising)."""
+    """ARSOCK_ERR_BUFFER_TOO_SMALL (Connection.recv_msg / recv_msgs grow their buffer instead of raising)."""
 
 
 class MessageTooLarge(ArSockError):
