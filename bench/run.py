@@ -538,6 +538,11 @@ def markdown(cmd, machine, config, summary, targets, sizes, btime, contenders, m
     ]
     if failures:
         parts += ["## Failed runs", ""] + [f"- {f}" for f in failures] + [""]
+    # Profiles and the changes they led to, written by hand, kept across regenerations.
+    history = os.path.join(ROOT, "bench", "HISTORY.md")
+    if os.path.exists(history):
+        with open(history, encoding="utf-8") as f:
+            parts += [f.read().rstrip(), ""]
     return "\n".join(parts)
 
 
