@@ -566,3 +566,43 @@ fn batch_receive_of_empty_messages_into_no_buffer_points_at_the_callers_null() {
         assert!(m.data.is_null() && m.len == 0);
     }
 }
+
+#[test]
+fn a_large_message_arriving_in_pieces_survives_receive_timeouts_midway() {
+    // Large messages are read straight into the caller's buffer; a timeout in the middle must
+    // keep what arrived, so the next call (with any buffer) carries on without loss.
+    use std::io::Write;
+    let (server, port) = listen();
+    let mut peer = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let h = accept(server);
+    let payload = pattern(3, 300_000);
+    let mut wire = vec![0xA5, 1, 1, 0];
+    wire.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    wire.extend_from_slice(&payload);
+    let pieces = [
+        0..5000,
+        5000..120_000,
+        120_000..200_000,
+        200_000..wire.len(),
+    ];
+    let mut buf = vec![0u8; 400_000];
+    let mut n = 0;
+    for (i, piece) in pieces.iter().enumerate() {
+        peer.write_all(&wire[piece.clone()]).unwrap();
+        if i + 1 < pieces.len() {
+            // Alternate a big buffer (direct reads) and a small one (buffered path).
+            let cap = if i % 2 == 0 { buf.len() } else { 1000 };
+            let st = arsock_client_recv_msg(h, buf.as_mut_ptr(), cap, 50, &mut n);
+            assert_eq!(st, ARSOCK_ERR_TIMEOUT, "piece {i}: {}", last_error());
+        }
+    }
+    ok(arsock_client_recv_msg(
+        h,
+        buf.as_mut_ptr(),
+        buf.len(),
+        5000,
+        &mut n,
+    ));
+    assert_eq!(n, payload.len());
+    assert!(buf[..n] == payload[..]);
+}

@@ -43,6 +43,14 @@ pub(crate) struct Messages<'a, M>(pub &'a [M]);
 
 impl<M: AsRef<[u8]>> Frames for Messages<'_, M> {
     fn append_to(&self, queue: &mut Vec<u8>, mut skip: usize) {
+        if skip == 0 {
+            for m in self.0 {
+                let m = m.as_ref();
+                queue.extend_from_slice(&encode_header(m.len()));
+                queue.extend_from_slice(m);
+            }
+            return;
+        }
         for m in self.0 {
             let m = m.as_ref();
             let header = encode_header(m.len());

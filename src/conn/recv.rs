@@ -1,7 +1,8 @@
 //! The receive paths. Raw mode reads straight into the caller's buffer (plain-socket
 //! semantics). Message mode reads in large chunks into a per-connection buffer and hands out
 //! whole frames from it, so many small messages cost one syscall; each message is copied
-//! once, from that buffer to the caller's.
+//! once, from that buffer to the caller's. The rest of a large message is read straight into
+//! the caller's buffer instead, when it fits there.
 
 use super::Shared;
 use crate::error::{Error, Result};
@@ -20,13 +21,25 @@ const PROBE_WINDOW: Duration = Duration::from_secs(1);
 const PROBE_PROGRESS: usize = 4 << 10;
 /// A buffer grown beyond this is given back once it is empty.
 const SHRINK_ABOVE: usize = 1 << 20;
+/// Messages at least this large are read straight into the caller's buffer.
+const DIRECT_MIN: usize = 16 << 10;
 
 /// What the receive buffer holds at its front.
 enum Next {
     /// A whole application message: payload offset and length.
     Frame(usize, usize),
-    /// An incomplete frame that needs this many bytes in total (header included).
-    Need(usize),
+    /// An incomplete frame that needs this many bytes in total (header included); `true` if
+    /// it is an application message (its header has arrived).
+    Need(usize, bool),
+}
+
+/// The frame timeout's clock for the frame being assembled.
+#[derive(Debug, Default)]
+struct FrameClock {
+    /// When the first byte of the frame was seen.
+    started: Option<Instant>,
+    /// Probation after the frame timeout: when it began and how much of the frame was here.
+    probe: Option<(Instant, usize)>,
 }
 
 #[derive(Debug, Default)]
@@ -34,17 +47,13 @@ pub(crate) struct RecvState {
     buf: Vec<u8>,
     start: usize,
     end: usize,
-    /// When the first byte of the frame now being assembled was seen (frame timeout).
-    frame_started: Option<Instant>,
-    /// Probation after the frame timeout: when it began and how much of the frame was here.
-    probe: Option<(Instant, usize)>,
+    clock: FrameClock,
 }
 
 impl RecvState {
     fn consume(&mut self, n: usize) {
         self.start += n;
-        self.frame_started = None;
-        self.probe = None;
+        self.clock = FrameClock::default();
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -52,6 +61,19 @@ impl RecvState {
                 self.buf = vec![0; CHUNK];
             }
         }
+    }
+
+    /// Append `bytes` of the frame being assembled (they were read elsewhere).
+    fn keep(&mut self, bytes: &[u8]) {
+        self.buf.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+        let len = self.end + bytes.len();
+        if self.buf.len() < len {
+            self.buf.resize(len, 0);
+        }
+        self.buf[self.end..len].copy_from_slice(bytes);
+        self.end = len;
     }
 
     /// Make room to read more of a frame of `frame_len` bytes (header included) that starts at
@@ -96,14 +118,53 @@ impl Shared {
         let mut st = self.lock_recv();
         self.check_alive()?;
         let max = self.max_message.load(Relaxed);
-        let (body, len) = self.wait_frame(&mut st, max, timeout.deadline())?;
-        if out.len() < len {
-            return Err(Error::BufferTooSmall { needed: len });
+        let deadline = timeout.deadline();
+        loop {
+            match self.buffered_frame(&mut st, max)? {
+                Next::Frame(body, len) => {
+                    if out.len() < len {
+                        return Err(Error::BufferTooSmall { needed: len });
+                    }
+                    out[..len].copy_from_slice(&st.buf[body..body + len]);
+                    st.consume(HEADER_LEN + len);
+                    self.recv_since_send.store(true, Relaxed);
+                    return Ok(len);
+                }
+                Next::Need(need, true)
+                    if need - HEADER_LEN >= DIRECT_MIN && out.len() >= need - HEADER_LEN =>
+                {
+                    return self.recv_direct(&mut st, &mut out[..need - HEADER_LEN], deadline);
+                }
+                Next::Need(need, _) => {
+                    st.make_room(need);
+                    self.fill(&mut st, deadline)?;
+                }
+            }
         }
-        out[..len].copy_from_slice(&st.buf[body..body + len]);
-        st.consume(HEADER_LEN + len);
+    }
+
+    /// The header of a large message is buffered and `out` is exactly its size: copy what is
+    /// buffered, read the rest straight into `out` (saving a copy; the buffer never grows to
+    /// the message's size). If the wait times out midway, what arrived goes back into the
+    /// buffer, so nothing is lost and the next call carries on.
+    fn recv_direct(&self, st: &mut RecvState, out: &mut [u8], deadline: Deadline) -> Result<usize> {
+        let have = st.end - st.start - HEADER_LEN;
+        out[..have].copy_from_slice(&st.buf[st.start + HEADER_LEN..st.end]);
+        let mut got = have;
+        while got < out.len() {
+            match self.read_some(&mut st.clock, &mut out[got..], HEADER_LEN + got, deadline) {
+                Ok(n) => got += n,
+                Err(e) => {
+                    if matches!(e, Error::Timeout) {
+                        st.keep(&out[have..got]);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        st.consume(st.end - st.start);
         self.recv_since_send.store(true, Relaxed);
-        Ok(len)
+        Ok(out.len())
     }
 
     /// Wait per `deadline` for the first message, then take every further message that has
@@ -138,7 +199,7 @@ impl Shared {
             used += len;
             frame = match self.buffered_frame(&mut st, max)? {
                 Next::Frame(body, len) => Some((body, len)),
-                Next::Need(_) => None,
+                Next::Need(..) => None,
             };
         }
         self.recv_since_send.store(true, Relaxed);
@@ -156,7 +217,7 @@ impl Shared {
         loop {
             match self.buffered_frame(st, max)? {
                 Next::Frame(body, len) => return Ok((body, len)),
-                Next::Need(need) => {
+                Next::Need(need, _) => {
                     st.make_room(need);
                     self.fill(st, deadline)?;
                 }
@@ -173,14 +234,14 @@ impl Shared {
         loop {
             let avail = st.end - st.start;
             if avail < HEADER_LEN {
-                return Ok(Next::Need(HEADER_LEN));
+                return Ok(Next::Need(HEADER_LEN, false));
             }
             let mut hb = [0u8; HEADER_LEN];
             hb.copy_from_slice(&st.buf[st.start..st.start + HEADER_LEN]);
             let h = frame::decode_header(&hb, max).map_err(|m| self.protocol_error(m))?;
             let need = HEADER_LEN + h.len;
             if avail < need {
-                return Ok(Next::Need(need));
+                return Ok(Next::Need(need, h.is_message()));
             }
             if h.is_message() {
                 return Ok(Next::Frame(st.start + HEADER_LEN, h.len));
@@ -190,48 +251,57 @@ impl Shared {
     }
 
     /// One read into the buffer, waiting per `deadline` and the frame timeout.
+    fn fill(&self, st: &mut RecvState, deadline: Deadline) -> Result<()> {
+        let (end, have) = (st.end, st.end - st.start);
+        let n = self.read_some(&mut st.clock, &mut st.buf[end..], have, deadline)?;
+        st.end += n;
+        Ok(())
+    }
+
+    /// One read of more of the current frame into `target` (`have` bytes of the frame are
+    /// here already), waiting per `deadline` and the frame timeout.
     ///
     /// Frame timeout: a frame whose first byte has arrived must be complete within the
     /// timeout. When it is not, the peer gets a probation of `PROBE_WINDOW`: if at least
     /// `PROBE_PROGRESS` more bytes of the frame arrive in it, the clock starts again (a healthy
     /// peer that was only held back, e.g. while this app did not read, streams at full speed
     /// once it may); otherwise the peer is stalling or trickling and the frame fails.
-    fn fill(&self, st: &mut RecvState, deadline: Deadline) -> Result<()> {
-        let partial = st.end > st.start;
+    fn read_some(
+        &self,
+        clock: &mut FrameClock,
+        target: &mut [u8],
+        have: usize,
+        deadline: Deadline,
+    ) -> Result<usize> {
+        let partial = have > 0;
         let frame_timeout = match (partial, self.frame_timeout()) {
             (true, Timeout::After(d)) => Some(d),
             _ => None,
         };
         loop {
             let frame_deadline = match frame_timeout {
-                Some(d) => match st.probe {
+                Some(d) => match clock.probe {
                     Some((t, _)) => Deadline::At(t + PROBE_WINDOW),
-                    None => Deadline::At(*st.frame_started.get_or_insert_with(Instant::now) + d),
+                    None => Deadline::At(*clock.started.get_or_insert_with(Instant::now) + d),
                 },
                 None => Deadline::Never,
             };
             let wait_until = deadline.min(frame_deadline);
-            let end = st.end;
-            match sys::recv(self.fd, &mut st.buf[end..], !matches!(wait_until, Deadline::Never)) {
+            match sys::recv(self.fd, target, !matches!(wait_until, Deadline::Never)) {
                 Ok(0) if partial && !self.closed.load(Acquire) => {
                     return Err(self.protocol_error(format!(
-                        "peer closed the connection in the middle of a frame ({} bytes of it received)",
-                        st.end - st.start
+                        "peer closed the connection in the middle of a frame ({have} bytes of it received)"
                     )))
                 }
                 Ok(0) => return Err(self.eof_error()),
-                Ok(n) => {
-                    st.end += n;
-                    return Ok(());
-                }
+                Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if frame_deadline.expired() {
-                        let have = st.end - st.start;
-                        match st.probe {
-                            None => st.probe = Some((Instant::now(), have)),
+                        match clock.probe {
+                            None => clock.probe = Some((Instant::now(), have)),
                             Some((_, base)) if have - base >= PROBE_PROGRESS => {
-                                st.probe = None;
-                                st.frame_started = Some(Instant::now());
+                                clock.probe = None;
+                                clock.started = Some(Instant::now());
                             }
                             Some(_) => {
                                 return Err(self.protocol_error(format!(

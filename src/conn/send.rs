@@ -41,8 +41,10 @@ const BURST_DIRECT: u32 = 8;
 const COALESCE_DELAY: Duration = Duration::from_micros(50);
 /// How often threads waiting for socket space re-check for `close`.
 const CLOSE_CHECK_MS: i32 = 20;
-/// A drained queue larger than this gives its memory back.
-const SHRINK_ABOVE: usize = 1 << 20;
+/// A drained queue whose buffer grew beyond this gives the memory back. Above twice the
+/// default queue limit, so a queue that fills and drains in steady state keeps its buffer
+/// (re-growing it each time would cost a copy and page faults per fill).
+const SHRINK_ABOVE: usize = 4 << 20;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 enum Flusher {
@@ -185,11 +187,17 @@ impl Shared {
         } else {
             pending + total >= FLUSH_THRESHOLD
         };
-        if write_now {
+        if write_now && (pending == 0 || total >= LARGE_WRITE) {
+            // Gather-write: no copy of the new frames unless the socket refuses part of them.
             st.write_through(self, frames, total)?;
         } else {
             st.reserve(total)?;
             frames.append_to(&mut st.queue, 0);
+            if write_now {
+                // Small frames behind queued ones: one contiguous write beats a gather list of
+                // many tiny pieces, which the kernel copies piece by piece.
+                st.write_queue(self)?;
+            }
         }
         if st.pending() > 0 {
             self.schedule_flush(&mut st);
