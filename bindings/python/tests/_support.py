@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import unittest
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
 
@@ -88,3 +89,16 @@ def pattern(n: int, seed: int = 0) -> bytes:
     """n deterministic, position-dependent bytes (detects reordering and truncation)."""
     block = bytes((i * 31 + seed) & 0xFF for i in range(251))
     return (block * (n // 251 + 1))[:n]
+
+
+class PairTestCase(unittest.TestCase):
+    """A server and a connected (client, accepted) pair per test, closed afterwards."""
+
+    def setUp(self) -> None:
+        self.server = arsock.Server("127.0.0.1", 0)
+        self.client, self.accepted = connected_pair(self.server)
+
+    def tearDown(self) -> None:
+        self.client.close()
+        self.accepted.close()
+        self.server.close()

@@ -7,7 +7,7 @@ import socket
 import threading
 import unittest
 
-from _support import T, arsock, connected_pair
+from _support import PairTestCase, T, arsock
 
 
 class Mapping(unittest.TestCase):
@@ -120,16 +120,7 @@ class AddressErrors(unittest.TestCase):
             self.assertIsInstance(cm.exception, OSError)
 
 
-class Timeouts(unittest.TestCase):
-    def setUp(self) -> None:
-        self.server = arsock.Server("127.0.0.1", 0)
-        self.client, self.accepted = connected_pair(self.server)
-
-    def tearDown(self) -> None:
-        self.client.close()
-        self.accepted.close()
-        self.server.close()
-
+class Timeouts(PairTestCase):
     def test_accept(self) -> None:
         for timeout in (0, 0.05):
             with self.assertRaises(arsock.ArSockTimeout) as cm:
@@ -167,16 +158,7 @@ class Timeouts(unittest.TestCase):
             self.accepted.recv_msg(timeout=-1)
 
 
-class Misuse(unittest.TestCase):
-    def setUp(self) -> None:
-        self.server = arsock.Server("127.0.0.1", 0)
-        self.client, self.accepted = connected_pair(self.server)
-
-    def tearDown(self) -> None:
-        self.client.close()
-        self.accepted.close()
-        self.server.close()
-
+class Misuse(PairTestCase):
     def test_use_after_close(self) -> None:
         c = self.client
         c.close()

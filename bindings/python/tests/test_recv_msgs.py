@@ -6,21 +6,12 @@ import ctypes
 import unittest
 from typing import List
 
-from _support import T, arsock, connected_pair, pattern
+from _support import PairTestCase, T, arsock, pattern
 
 from arsock import _ffi
 
 
-class RecvMsgs(unittest.TestCase):
-    def setUp(self) -> None:
-        self.server = arsock.Server("127.0.0.1", 0)
-        self.client, self.accepted = connected_pair(self.server)
-
-    def tearDown(self) -> None:
-        self.client.close()
-        self.accepted.close()
-        self.server.close()
-
+class RecvMsgs(PairTestCase):
     def collect(self, total: int, max_count: int = arsock.RECV_MSGS_MAX) -> List[List[bytes]]:
         """Batches from recv_msgs (each wait bounded by T) until ``total`` messages came."""
         batches: List[List[bytes]] = []

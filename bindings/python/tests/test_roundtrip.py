@@ -5,21 +5,12 @@ from __future__ import annotations
 import array
 import unittest
 
-from _support import T, Background, arsock, connected_pair, pattern, recv_exact
+from _support import Background, PairTestCase, T, arsock, pattern, recv_exact
 
 SIZES = [0, 1, 64, 65536, 1024 * 1024]
 
 
-class RawRoundTrip(unittest.TestCase):
-    def setUp(self) -> None:
-        self.server = arsock.Server("127.0.0.1", 0)
-        self.client, self.accepted = connected_pair(self.server)
-
-    def tearDown(self) -> None:
-        self.client.close()
-        self.accepted.close()
-        self.server.close()
-
+class RawRoundTrip(PairTestCase):
     def test_client_to_server_and_back(self) -> None:
         data = pattern(100_000, seed=1)
         self.assertEqual(self.client.send(data), len(data))
@@ -72,16 +63,7 @@ class RawRoundTrip(unittest.TestCase):
         self.assertEqual(got, data[: len(got)])
 
 
-class MessageRoundTrip(unittest.TestCase):
-    def setUp(self) -> None:
-        self.server = arsock.Server("127.0.0.1", 0)
-        self.client, self.accepted = connected_pair(self.server)
-
-    def tearDown(self) -> None:
-        self.client.close()
-        self.accepted.close()
-        self.server.close()
-
+class MessageRoundTrip(PairTestCase):
     def test_sizes_both_ways(self) -> None:
         for size in SIZES:
             with self.subTest(size=size):
