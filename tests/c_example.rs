@@ -5,62 +5,18 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-/// target/debug, where this test binary lives (target/debug/deps/c_example-*).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
-}
-
-/// Build the shared + static library and the server example (once per test binary).
-fn build_artifacts() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--lib", "--example", "server"])
-            .current_dir(ROOT)
-            .status()
-            .expect("cargo runs");
-        assert!(
-            status.success(),
-            "building the library and the server example failed"
-        );
-        let dir = profile_dir();
-        assert!(dir.join("libarsock.so").exists() && dir.join("libarsock.a").exists());
-        dir
-    })
-}
+mod common;
+use common::native::{build_artifacts, compile_c, profile_dir, shared_link, ROOT};
 
 fn compile(name: &str, extra: &[&str], link: &[String]) -> PathBuf {
-    let out = profile_dir().join(format!("c_client_{name}"));
-    let mut cmd = Command::new("cc");
-    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"])
-        .args(extra)
-        .arg(format!("-I{ROOT}/include"))
-        .arg(format!("{ROOT}/examples/c_client.c"))
-        .arg("-o")
-        .arg(&out)
-        .args(link);
-    let output = cmd.output().expect("a C compiler (cc) is installed");
-    assert!(
-        output.status.success(),
-        "compiling c_client ({name}) failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    out
-}
-
-fn shared_link(dir: &Path) -> Vec<String> {
-    vec![
-        format!("-L{}", dir.display()),
-        "-larsock".into(),
-        format!("-Wl,-rpath,{}", dir.display()),
-    ]
+    compile_c(
+        &format!("c_client_{name}"),
+        &format!("{ROOT}/examples/c_client.c"),
+        extra,
+        link,
+    )
 }
 
 struct ServerProc(Child);

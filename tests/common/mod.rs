@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub use arsock::ffi::arsock_status::*;
+pub mod native;
+
 pub use arsock::ffi::*;
 use std::ffi::{CStr, CString};
 use std::sync::mpsc;
