@@ -99,6 +99,18 @@ pub(crate) fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize
     }
 }
 
+/// True if the socket has a pending error (e.g. the peer reset the connection).
+pub(crate) fn has_error(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: `pfd` is a valid pollfd for the duration of the call and nfds is 1.
+    let rc = unsafe { libc::poll(&mut pfd, 1, 0) };
+    rc > 0 && pfd.revents & libc::POLLERR != 0
+}
+
 /// Bytes sent on a TCP socket that the peer has not acknowledged yet (FIN included), if the
 /// platform can tell; `None` where it cannot.
 pub(crate) fn unacked_bytes(fd: RawFd) -> Option<usize> {

@@ -1,6 +1,6 @@
-//! Transient send errors must never corrupt the stream. A C sender runs with an LD_PRELOAD
-//! shim (tests/fault/inject_enobufs.c) that fails every third sendmsg() with ENOBUFS; the
-//! receiver here checks every message by size, content and order.
+//! Faults the OS can inject must never lose or corrupt messages. A C sender (tests/fault/
+//! sender.c) runs under an LD_PRELOAD shim — sendmsg() failing with ENOBUFS, or no thread
+//! creation at all — and the receiver here checks every message by size, content and order.
 
 mod common;
 use common::native::{build_artifacts, compile_c, profile_dir, shared_link, ROOT};
@@ -12,14 +12,15 @@ fn size_of(i: u32) -> usize {
     [0, 1, 64, 700, 20000, 300000, 13, 5000][i as usize % 8]
 }
 
-#[test]
-fn enobufs_from_sendmsg_is_retried_without_losing_or_splitting_messages() {
+/// Build `tests/fault/<shim>.c` as a preload library and the sender; run the sender under it
+/// against an arsock server here, check every message, and return the sender's stderr.
+fn run_sender_under(shim: &str) -> String {
     let dir = build_artifacts();
-    let shim = profile_dir().join("libinject_enobufs.so");
+    let lib = profile_dir().join(format!("lib{shim}.so"));
     let out = Command::new("cc")
         .args(["-shared", "-fPIC", "-O1", "-o"])
-        .arg(&shim)
-        .arg(format!("{ROOT}/tests/fault/inject_enobufs.c"))
+        .arg(&lib)
+        .arg(format!("{ROOT}/tests/fault/{shim}.c"))
         .arg("-ldl")
         .output()
         .expect("cc runs");
@@ -29,7 +30,7 @@ fn enobufs_from_sendmsg_is_retried_without_losing_or_splitting_messages() {
         String::from_utf8_lossy(&out.stderr)
     );
     let sender = compile_c(
-        "fault_sender",
+        &format!("fault_sender_{shim}"),
         &format!("{ROOT}/tests/fault/sender.c"),
         &[],
         &shared_link(dir),
@@ -39,7 +40,7 @@ fn enobufs_from_sendmsg_is_retried_without_losing_or_splitting_messages() {
     let (server, port) = listen();
     let child = Command::new(&sender)
         .args([port.to_string(), COUNT.to_string()])
-        .env("LD_PRELOAD", &shim)
+        .env("LD_PRELOAD", &lib)
         .stderr(Stdio::piped())
         .spawn()
         .expect("sender runs");
@@ -57,12 +58,19 @@ fn enobufs_from_sendmsg_is_retried_without_losing_or_splitting_messages() {
     let out = within(Duration::from_secs(60), move || {
         child.wait_with_output().unwrap()
     });
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         out.status.success(),
         "sender failed: {:?}\n{stderr}",
         out.status
     );
+    println!("{}", stderr.trim());
+    stderr
+}
+
+#[test]
+fn enobufs_from_sendmsg_is_retried_without_losing_or_splitting_messages() {
+    let stderr = run_sender_under("inject_enobufs");
     let failed: u64 = stderr
         .split("calls, ")
         .nth(1)
@@ -70,5 +78,14 @@ fn enobufs_from_sendmsg_is_retried_without_losing_or_splitting_messages() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(failed > 0, "the shim injected no failure: {stderr}");
-    println!("{}", stderr.trim());
+}
+
+#[test]
+fn without_a_flusher_thread_every_message_is_still_delivered() {
+    // No background thread can be started: sends must stop coalescing and write themselves.
+    let stderr = run_sender_under("inject_nothread");
+    assert!(
+        stderr.contains("pthread_create refused"),
+        "the shim was not exercised: {stderr}"
+    );
 }

@@ -569,8 +569,8 @@ fn batch_receive_of_empty_messages_into_no_buffer_points_at_the_callers_null() {
 
 #[test]
 fn a_large_message_arriving_in_pieces_survives_receive_timeouts_midway() {
-    // Large messages are read straight into the caller's buffer; a timeout in the middle must
-    // keep what arrived, so the next call (with any buffer) carries on without loss.
+    // A timeout in the middle of a large message must keep what arrived, so the next call
+    // (with any buffer) carries on without loss.
     use std::io::Write;
     let (server, port) = listen();
     let mut peer = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -605,4 +605,51 @@ fn a_large_message_arriving_in_pieces_survives_receive_timeouts_midway() {
     ));
     assert_eq!(n, payload.len());
     assert!(buf[..n] == payload[..]);
+}
+
+#[test]
+fn a_receive_that_times_out_leaves_the_callers_buffer_untouched() {
+    // A render loop keeps showing the last message from its buffer; a half-arrived large
+    // message must not tear it.
+    use std::io::Write;
+    let (server, port) = listen();
+    let mut peer = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let h = accept(server);
+    let mut wire = vec![0xA5, 1, 1, 0];
+    wire.extend_from_slice(&100_000u32.to_le_bytes());
+    wire.extend_from_slice(&pattern(8, 60_000)); // 60 KB of a 100 KB message
+    peer.write_all(&wire).unwrap();
+    let mut buf = vec![0xEEu8; 200_000];
+    let mut n = 7;
+    for timeout in [0, 50] {
+        let st = arsock_client_recv_msg(h, buf.as_mut_ptr(), buf.len(), timeout, &mut n);
+        assert_eq!(st, ARSOCK_ERR_TIMEOUT);
+    }
+    assert!(
+        buf.iter().all(|&b| b == 0xEE),
+        "the buffer was written by a failed call"
+    );
+    assert_eq!(n, 7);
+}
+
+#[test]
+fn a_malformed_frame_after_good_ones_does_not_cost_the_good_ones_in_a_batch() {
+    use std::io::Write;
+    let (server, port) = listen();
+    let mut peer = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let h = accept(server);
+    let mut wire = arsock::frame::encode_frame(b"first");
+    wire.extend_from_slice(&arsock::frame::encode_frame(b"second"));
+    wire.extend_from_slice(&[0xAB; 8]);
+    peer.write_all(&wire).unwrap();
+    let mut got = Vec::new();
+    loop {
+        let (st, batch, _) = recv_batch(h, 1024, 16, 5000);
+        if st != ARSOCK_OK {
+            assert_eq!(st, ARSOCK_ERR_PROTOCOL, "{}", last_error());
+            break;
+        }
+        got.extend(batch);
+    }
+    assert_eq!(got, vec![b"first".to_vec(), b"second".to_vec()]);
 }

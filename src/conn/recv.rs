@@ -130,8 +130,12 @@ impl Shared {
                     self.recv_since_send.store(true, Relaxed);
                     return Ok(len);
                 }
+                // Only a blocking receive reads straight into `out`: a receive that may time out
+                // must leave `out` untouched when it fails (render loops keep showing it).
                 Next::Need(need, true)
-                    if need - HEADER_LEN >= DIRECT_MIN && out.len() >= need - HEADER_LEN =>
+                    if matches!(deadline, Deadline::Never)
+                        && need - HEADER_LEN >= DIRECT_MIN
+                        && out.len() >= need - HEADER_LEN =>
                 {
                     return self.recv_direct(&mut st, &mut out[..need - HEADER_LEN], deadline);
                 }
@@ -145,8 +149,8 @@ impl Shared {
 
     /// The header of a large message is buffered and `out` is exactly its size: copy what is
     /// buffered, read the rest straight into `out` (saving a copy; the buffer never grows to
-    /// the message's size). If the wait times out midway, what arrived goes back into the
-    /// buffer, so nothing is lost and the next call carries on.
+    /// the message's size). If the read fails midway, what arrived goes back into the buffer,
+    /// so nothing is lost and a next call carries on.
     fn recv_direct(&self, st: &mut RecvState, out: &mut [u8], deadline: Deadline) -> Result<usize> {
         let have = st.end - st.start - HEADER_LEN;
         out[..have].copy_from_slice(&st.buf[st.start + HEADER_LEN..st.end]);
@@ -155,9 +159,8 @@ impl Shared {
             match self.read_some(&mut st.clock, &mut out[got..], HEADER_LEN + got, deadline) {
                 Ok(n) => got += n,
                 Err(e) => {
-                    if matches!(e, Error::Timeout) {
-                        st.keep(&out[have..got]);
-                    }
+                    // Whatever went wrong, the bytes read so far stay with the frame.
+                    st.keep(&out[have..got]);
                     return Err(e);
                 }
             }
@@ -197,9 +200,11 @@ impl Shared {
             lens[count] = len;
             count += 1;
             used += len;
-            frame = match self.buffered_frame(&mut st, max)? {
-                Next::Frame(body, len) => Some((body, len)),
-                Next::Need(..) => None,
+            // A malformed frame after good ones ends the batch; the next call reports it, so
+            // the messages already taken are not lost with it.
+            frame = match Self::parse_front(&mut st, max) {
+                Ok(Next::Frame(body, len)) => Some((body, len)),
+                Ok(Next::Need(..)) | Err(_) => None,
             };
         }
         self.recv_since_send.store(true, Relaxed);
@@ -231,6 +236,13 @@ impl Shared {
     /// caller allocate.
     #[inline]
     fn buffered_frame(&self, st: &mut RecvState, max: usize) -> Result<Next> {
+        Self::parse_front(st, max).map_err(|m| self.protocol_error(m))
+    }
+
+    /// `buffered_frame` without consequences: a malformed header is returned as its
+    /// description and left in the buffer.
+    #[inline]
+    fn parse_front(st: &mut RecvState, max: usize) -> std::result::Result<Next, String> {
         loop {
             let avail = st.end - st.start;
             if avail < HEADER_LEN {
@@ -238,7 +250,7 @@ impl Shared {
             }
             let mut hb = [0u8; HEADER_LEN];
             hb.copy_from_slice(&st.buf[st.start..st.start + HEADER_LEN]);
-            let h = frame::decode_header(&hb, max).map_err(|m| self.protocol_error(m))?;
+            let h = frame::decode_header(&hb, max)?;
             let need = HEADER_LEN + h.len;
             if avail < need {
                 return Ok(Next::Need(need, h.is_message()));

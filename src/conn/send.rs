@@ -46,6 +46,24 @@ const CLOSE_CHECK_MS: i32 = 20;
 /// (re-growing it each time would cost a copy and page faults per fill).
 const SHRINK_ABOVE: usize = 4 << 20;
 
+/// Writes that made no progress in a row. The socket said it was writable, yet took nothing
+/// (ENOBUFS/ENOMEM: kernel buffers short): back off, 1 ms doubling to 20 ms, instead of
+/// spinning on a phone's battery.
+#[derive(Default)]
+struct Stalls(u32);
+
+impl Stalls {
+    fn record(&mut self, progressed: bool) {
+        self.0 = if progressed { 0 } else { self.0 + 1 };
+    }
+
+    fn pause(&self) {
+        if self.0 >= 2 {
+            std::thread::sleep(Duration::from_millis((1u64 << (self.0 - 2).min(5)).min(20)));
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 enum Flusher {
     #[default]
@@ -185,7 +203,8 @@ impl Shared {
             }
             direct
         } else {
-            pending + total >= FLUSH_THRESHOLD
+            // Without a flusher nothing else would write the queue.
+            st.no_flusher || pending + total >= FLUSH_THRESHOLD
         };
         if write_now && (pending == 0 || total >= LARGE_WRITE) {
             // Gather-write: no copy of the new frames unless the socket refuses part of them.
@@ -201,6 +220,11 @@ impl Shared {
         }
         if st.pending() > 0 {
             self.schedule_flush(&mut st);
+        }
+        if st.no_flusher && st.pending() > 0 {
+            // Nothing writes in the background: a send that may block finishes the job itself,
+            // like a blocking socket (the message is accepted either way).
+            let _drained = self.wait_for_room(st, 0, 0);
         }
         Ok(())
     }
@@ -221,9 +245,11 @@ impl Shared {
             });
         }
         let deadline = timeout.deadline();
+        let mut stalls = Stalls::default();
         loop {
             if st.pending() > 0 {
-                st.write_queue(self)?;
+                let progressed = st.write_queue(self)?;
+                stalls.record(progressed);
             }
             if st.pending() == 0 || st.pending() + total <= limit {
                 return Ok(st);
@@ -232,6 +258,7 @@ impl Shared {
                 return Err(Error::Timeout);
             }
             drop(st);
+            stalls.pause();
             sys::wait(self.fd, Ready::Write, deadline, Some(CLOSE_CHECK_MS))?;
             st = self.lock_send();
             self.check_alive()?;
@@ -256,7 +283,10 @@ impl Shared {
                 // next send), and try again to start one on later sends.
                 match spawned {
                     Ok(_) => st.flusher = Flusher::Busy,
-                    Err(_) => st.no_flusher = true,
+                    Err(_) => {
+                        st.no_flusher = true;
+                        let _ = st.write_queue(self); // what the socket takes now goes now
+                    }
                 }
             }
             Flusher::Busy | Flusher::Exited => {}
@@ -288,7 +318,10 @@ impl Shared {
     /// peer acknowledged everything or the linger ran out.
     fn finish_close(&self, linger_until: Instant) {
         let _ = self.sock.shutdown(Shutdown::Write);
-        while Instant::now() < linger_until && sys::unacked_bytes(self.fd).is_some_and(|n| n > 0) {
+        while Instant::now() < linger_until
+            && !sys::has_error(self.fd)
+            && sys::unacked_bytes(self.fd).is_some_and(|n| n > 0)
+        {
             std::thread::sleep(Duration::from_millis(2));
         }
     }
@@ -331,8 +364,13 @@ impl Shared {
                     }
                 };
             }
+            let mut stalls = Stalls::default();
             while st.pending() > 0 {
-                if st.write_queue(&self).is_err() || st.pending() == 0 {
+                match st.write_queue(&self) {
+                    Ok(progressed) => stalls.record(progressed),
+                    Err(_) => break,
+                }
+                if st.pending() == 0 {
                     break;
                 }
                 let deadline = match st.linger_until {
@@ -345,6 +383,7 @@ impl Shared {
                     None => Deadline::Never,
                 };
                 drop(st);
+                stalls.pause();
                 let _ = sys::wait(self.fd, Ready::Write, deadline, Some(CLOSE_CHECK_MS));
                 st = self.lock_send();
             }
