@@ -347,16 +347,61 @@ namespace ArSock
     }
 
     /// <summary>
+    /// Owns one arsock handle (a server or a connection). Dispose() closes it with arsock_close
+    /// exactly once, from any thread; a second call does nothing; the finalizer closes it if
+    /// Dispose was never called. For a connection, data already accepted by sends keeps going to
+    /// the peer for at most ArSockNative.CloseLingerMs after closing.
+    /// </summary>
+    public abstract class ArSockHandleOwner : IDisposable
+    {
+        long _handle; // arsock_handle as long for Interlocked; 0 = disposed
+
+        internal ArSockHandleOwner(ulong handle) { _handle = (long)handle; }
+
+        /// <summary>The raw handle (for ArSockNative calls); still owned by this object.</summary>
+        public ulong Handle { get { return Live(); } }
+
+        public bool IsDisposed { get { return Interlocked.Read(ref _handle) == 0; } }
+
+        /// <summary>The handle, or ObjectDisposedException after Dispose.</summary>
+        internal ulong Live()
+        {
+            long h = Interlocked.Read(ref _handle);
+            if (h == 0) throw new ObjectDisposedException(GetType().Name);
+            return (ulong)h;
+        }
+
+        /// <summary>Closes the handle (arsock_close). A second call does nothing.</summary>
+        public void Dispose()
+        {
+            long h = Interlocked.Exchange(ref _handle, 0);
+            if (h != 0) ArSockNative.arsock_close((ulong)h); // INVALID_HANDLE (closed elsewhere) is ignored
+            GC.SuppressFinalize(this);
+        }
+
+        ~ArSockHandleOwner()
+        {
+            // Only the handle field and a P/Invoke: no other managed object, never throws.
+            try
+            {
+                long h = Interlocked.Exchange(ref _handle, 0);
+                if (h != 0) ArSockNative.arsock_close((ulong)h);
+            }
+            catch
+            {
+            }
+        }
+    }
+
+    /// <summary>
     /// A listening TCP server. Owns its handle: Dispose() (or the finalizer) closes it.
     /// Thread-safe like the C API; Dispose from another thread wakes a blocked Accept (CLOSED).
     /// </summary>
-    public sealed class ArSockServer : IDisposable
+    public sealed class ArSockServer : ArSockHandleOwner
     {
         static ArSockServer() { ArSockNative.CheckAbi(); }
 
-        long _handle; // arsock_handle as long for Interlocked; 0 = disposed
-
-        ArSockServer(ulong handle) { _handle = (long)handle; }
+        ArSockServer(ulong handle) : base(handle) { }
 
         /// <summary>arsock_server_bind: a server bound to host:port (port 0 picks a free port). Call Listen next.</summary>
         public static unsafe ArSockServer Bind(string host, int port)
@@ -375,18 +420,6 @@ namespace ArSock
         {
             if (handle == 0) throw new ArgumentException("0 is never a valid handle", "handle");
             return new ArSockServer(handle);
-        }
-
-        /// <summary>The raw handle (for ArSockNative calls); still owned by this object.</summary>
-        public ulong Handle { get { return Live(); } }
-
-        public bool IsDisposed { get { return Interlocked.Read(ref _handle) == 0; } }
-
-        ulong Live()
-        {
-            long h = Interlocked.Read(ref _handle);
-            if (h == 0) throw new ObjectDisposedException("ArSockServer");
-            return (ulong)h;
         }
 
         /// <summary>arsock_server_listen; backlog 0 means 128.</summary>
@@ -440,27 +473,6 @@ namespace ArSock
             client = st == 0 ? ArSockClient.FromHandle(h) : null;
             return st;
         }
-
-        /// <summary>Closes the server (arsock_close). A second call does nothing.</summary>
-        public void Dispose()
-        {
-            long h = Interlocked.Exchange(ref _handle, 0);
-            if (h != 0) ArSockNative.arsock_close((ulong)h); // INVALID_HANDLE (closed elsewhere) is ignored
-            GC.SuppressFinalize(this);
-        }
-
-        ~ArSockServer()
-        {
-            // Only the handle field and a P/Invoke: no other managed object, never throws.
-            try
-            {
-                long h = Interlocked.Exchange(ref _handle, 0);
-                if (h != 0) ArSockNative.arsock_close((ulong)h);
-            }
-            catch
-            {
-            }
-        }
     }
 
     /// <summary>
@@ -469,7 +481,7 @@ namespace ArSock
     /// message mode (SendMessage/ReceiveMessage), fixed by its first send or receive.
     /// Thread-safe like the C API; Dispose from another thread wakes a blocked receive (CLOSED).
     /// </summary>
-    public sealed unsafe class ArSockClient : IDisposable
+    public sealed unsafe class ArSockClient : ArSockHandleOwner
     {
         static ArSockClient() { ArSockNative.CheckAbi(); }
 
@@ -478,9 +490,7 @@ namespace ArSock
         /// <summary>Most messages one arsock_client_recv_msgs call returns (the C library's limit).</summary>
         public const int MaxMessagesPerBatch = 256;
 
-        long _handle; // arsock_handle as long for Interlocked; 0 = disposed
-
-        ArSockClient(ulong handle) { _handle = (long)handle; }
+        ArSockClient(ulong handle) : base(handle) { }
 
         /// <summary>arsock_client_connect: connects to host:port waiting at most timeoutMs
         /// (-1 forever, 0 a single attempt).</summary>
@@ -500,18 +510,6 @@ namespace ArSock
         {
             if (handle == 0) throw new ArgumentException("0 is never a valid handle", "handle");
             return new ArSockClient(handle);
-        }
-
-        /// <summary>The raw handle (for ArSockNative calls); still owned by this object.</summary>
-        public ulong Handle { get { return Live(); } }
-
-        public bool IsDisposed { get { return Interlocked.Read(ref _handle) == 0; } }
-
-        ulong Live()
-        {
-            long h = Interlocked.Read(ref _handle);
-            if (h == 0) throw new ObjectDisposedException("ArSockClient");
-            return (ulong)h;
         }
 
         void Fail(int st, string function) { throw ArSockException.FromLastError(st, function, -1); }
@@ -1057,30 +1055,6 @@ namespace ArSock
             throw ArSockException.FromLastError(st, "arsock_client_recv_msg", needed);
         }
 #endif
-
-        // ------------------------------------------------------------------ lifetime
-
-        /// <summary>Closes the connection (arsock_close). Data already accepted by sends keeps going to the
-        /// peer for at most ArSockNative.CloseLingerMs. A second call does nothing.</summary>
-        public void Dispose()
-        {
-            long h = Interlocked.Exchange(ref _handle, 0);
-            if (h != 0) ArSockNative.arsock_close((ulong)h); // INVALID_HANDLE (closed elsewhere) is ignored
-            GC.SuppressFinalize(this);
-        }
-
-        ~ArSockClient()
-        {
-            // Only the handle field and a P/Invoke: no other managed object, never throws.
-            try
-            {
-                long h = Interlocked.Exchange(ref _handle, 0);
-                if (h != 0) ArSockNative.arsock_close((ulong)h);
-            }
-            catch
-            {
-            }
-        }
 
         static readonly byte[] Empty = new byte[0];
         const long MaxArrayLength = 0x7FFFFFC7; // largest byte[] the CLR allows
