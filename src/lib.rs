@@ -23,6 +23,8 @@ mod conn;
 mod error;
 pub mod frame;
 mod net;
+#[allow(dead_code)] // the connection core and sessions build on it (issues 9 and 10)
+pub(crate) mod reactor;
 pub mod registry;
 mod server;
 mod sys;
