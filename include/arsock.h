@@ -20,6 +20,76 @@
 #define ARSOCK_VERSION_STRING "0.1.0"
 
 /**
+ * Largest accepted magnitude of a position component, in metres (±200 km).
+ */
+#define MAX_POSITION_M 200000.0
+
+/**
+ * Bits per transmitted component of the smallest-three form.
+ */
+#define COMPONENT_BITS 15
+
+/**
+ * Largest valid component code; the code `0x7FFF` is not used (it would lie past 1/√2).
+ */
+#define MAX_COMPONENT_CODE 32766
+
+/**
+ * How far past its newest pose an entity is extrapolated; later times hold the value
+ * reached here (no jump back).
+ */
+#define MAX_EXTRAPOLATION_US 100000
+
+/**
+ * Velocities come from the newest pose and the latest earlier one at least this much older
+ * (normally the previous pose); closer samples would turn noise into speed.
+ */
+#define MIN_VELOCITY_SPAN_US 1000
+
+/**
+ * Default bound on the entities one peer may have in a table: a head, two controllers and
+ * two hands of 26 joints fit with room to spare. A pose of a new entity beyond it is
+ * dropped (and counted); the peer's existing entities keep updating. Peers are bounded by
+ * the room (≤ 256), so a table holds at most 256 × 256 entries of ≤ 4 × 40 bytes.
+ */
+#define DEFAULT_MAX_ENTITIES_PER_PEER 256
+
+/**
+ * Most poses of history kept per entity.
+ */
+#define MAX_HISTORY 4
+
+/**
+ * Bytes before the first pose: count (2) and base time (8).
+ */
+#define BATCH_HEADER_LEN 10
+
+/**
+ * Smallest encoded pose: five 1-byte varints, 12 bytes of position, 6 of rotation.
+ */
+#define POSE_MIN_WIRE_LEN ((5 + 12) + 6)
+
+/**
+ * Largest encoded pose: four 5-byte varints and one 10-byte varint, 12, 6.
+ */
+#define POSE_MAX_WIRE_LEN ((((4 * 5) + 10) + 12) + 6)
+
+/**
+ * Most poses one batch can carry (the count is a u16).
+ */
+#define MAX_BATCH_POSES (size_t)UINT16_MAX
+
+/**
+ * Position units per metre (0.1 mm fixed point).
+ */
+#define POSITION_UNITS_PER_M 10000.0
+
+/**
+ * Largest magnitude of an encoded position component (200 km in 0.1 mm).
+ */
+#define MAX_POSITION_UNITS 2000000000
+
+/**
  * `timeout_ms` value meaning "wait as long as it takes".
  */
 #define ARSOCK_WAIT_FOREVER -1

@@ -23,6 +23,7 @@ mod conn;
 mod error;
 pub mod frame;
 mod net;
+pub mod pose;
 pub mod registry;
 mod server;
 mod sys;
