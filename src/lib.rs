@@ -23,6 +23,8 @@ mod conn;
 mod error;
 pub mod frame;
 mod net;
+/// Poses: values, wire form, newest-pose table, sampling (no C types; see `ffi`).
+/// cbindgen:ignore
 pub mod pose;
 pub mod registry;
 mod server;
