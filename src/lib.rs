@@ -19,6 +19,9 @@
 //! # Ok::<(), arsock::Error>(())
 //! ```
 
+/// The room clock estimator (pure; no C types).
+/// cbindgen:ignore
+pub mod clock;
 mod conn;
 mod error;
 pub mod frame;
