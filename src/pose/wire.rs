@@ -309,6 +309,45 @@ mod tests {
     }
 
     #[test]
+    fn pose_sizes_are_23_minimum_24_typical_48_maximum() {
+        let size = |p: Pose| {
+            let mut out = Vec::new();
+            encode_poses(&[p], &mut out).unwrap();
+            out.len() - BATCH_HEADER_LEN
+        };
+        assert_eq!(size(Pose::default()), POSE_MIN_WIRE_LEN);
+        assert_eq!(POSE_MIN_WIRE_LEN, 23);
+        let typical = Pose {
+            peer: 31,
+            entity: 2,
+            seq: 16_383,
+            ..Pose::default()
+        };
+        assert_eq!(size(typical), 24);
+        assert_eq!(
+            size(Pose {
+                seq: 2_097_151,
+                ..typical
+            }),
+            25
+        );
+        // Only the first pose sets the base time, so a second one carries the largest delta.
+        let max = Pose {
+            peer: u32::MAX,
+            entity: u32::MAX,
+            seq: u32::MAX,
+            flags: u32::MAX,
+            time_us: i64::MIN,
+            ..Pose::default()
+        };
+        let mut out = Vec::new();
+        encode_poses(&[Pose { time_us: 0, ..max }, max], &mut out).unwrap();
+        assert_eq!(pose_wire_len(&max, 0), POSE_MAX_WIRE_LEN);
+        assert_eq!(out.len(), BATCH_HEADER_LEN + 39 + POSE_MAX_WIRE_LEN);
+        assert_eq!(POSE_MAX_WIRE_LEN, 48);
+    }
+
+    #[test]
     fn empty_batch_is_ten_bytes() {
         let mut out = Vec::new();
         encode_poses(&[], &mut out).unwrap();
