@@ -19,6 +19,9 @@
 //! # Ok::<(), arsock::Error>(())
 //! ```
 
+/// Blobs: chunking, reassembly, a room's store and the send priority (pure; no C types).
+/// cbindgen:ignore
+pub mod blob;
 /// The room clock estimator (pure; no C types).
 /// cbindgen:ignore
 pub mod clock;
