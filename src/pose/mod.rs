@@ -6,6 +6,7 @@
 //! moves the bytes; the C layer's `arsock_pose` (src/ffi/pose.rs) converts to and from
 //! [`Pose`].
 
+pub mod outbox;
 pub mod quat;
 pub mod sample;
 pub mod seq;
@@ -131,9 +132,58 @@ impl Pose {
     }
 }
 
+/// What `send_poses` does before anything leaves: validate and normalise every pose (see
+/// [`Pose::validated`]), set `time_us` to `room_now_us` where it is 0, clear `peer` (the hub
+/// fills it), and stamp `seq` per entity. All or nothing: on error no pose is returned and no
+/// sequence counter moves.
+pub fn prepare_for_send(
+    poses: &[Pose],
+    room_now_us: i64,
+    stamper: &mut seq::SeqStamper,
+) -> Result<Vec<Pose>, PoseError> {
+    let mut out = Vec::with_capacity(poses.len());
+    for p in poses {
+        let mut v = p.validated()?;
+        if v.time_us == 0 {
+            v.time_us = room_now_us;
+        }
+        v.peer = 0;
+        out.push(v);
+    }
+    stamper.stamp(&mut out)?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prepare_for_send_fills_time_peer_and_seq_and_is_all_or_nothing() {
+        let mut stamper = seq::SeqStamper::new(8);
+        let a = Pose {
+            peer: 99,
+            entity: 1,
+            rotation: [0.0, 0.0, 0.0, 2.0],
+            ..Pose::default()
+        };
+        let b = Pose {
+            entity: 2,
+            time_us: 5,
+            ..Pose::default()
+        };
+        let out = prepare_for_send(&[a, b], 1_000, &mut stamper).unwrap();
+        assert_eq!((out[0].peer, out[0].time_us, out[0].seq), (0, 1_000, 1));
+        assert_eq!(out[0].rotation, [0.0, 0.0, 0.0, 1.0]);
+        assert_eq!((out[1].time_us, out[1].seq), (5, 1));
+        let bad = Pose {
+            position: [f32::NAN, 0.0, 0.0],
+            ..b
+        };
+        assert!(prepare_for_send(&[a, bad], 2_000, &mut stamper).is_err());
+        let out = prepare_for_send(&[a], 3_000, &mut stamper).unwrap();
+        assert_eq!(out[0].seq, 2, "the refused batch stamped nothing");
+    }
 
     fn pose(position: [f32; 3], rotation: [f32; 4]) -> Pose {
         Pose {
