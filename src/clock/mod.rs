@@ -149,11 +149,12 @@ pub struct ClockEstimator {
 }
 
 impl ClockEstimator {
-    /// An estimator with `cfg` (window and divisor are raised to at least 1).
+    /// An estimator with `cfg` (window and divisor are raised to at least 1, the drift
+    /// allowance kept within 0..=10⁶ ppm).
     pub fn new(mut cfg: ClockConfig) -> Self {
         cfg.window = cfg.window.max(1);
         cfg.slew_divisor = cfg.slew_divisor.max(1);
-        cfg.drift_ppm = cfg.drift_ppm.max(0);
+        cfg.drift_ppm = cfg.drift_ppm.clamp(0, 1_000_000);
         ClockEstimator {
             cfg,
             window: VecDeque::new(),

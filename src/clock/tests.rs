@@ -354,3 +354,49 @@ fn samples_age_out_of_the_window_and_the_bound_grows_with_age() {
     let t = est.now(25_000_080).unwrap();
     assert!(t.error_bound_us <= 45, "{t:?}");
 }
+
+#[test]
+fn hostile_stamps_and_configs_never_panic_and_room_time_never_decreases() {
+    let mut rng = Rng(7);
+    let extremes = [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX];
+    let mut pick = |rng: &mut Rng| {
+        if rng.unit() < 0.3 {
+            extremes[(rng.unit() * extremes.len() as f64) as usize % extremes.len()]
+        } else {
+            (rng.unit() * 2e6) as i64 - 1_000_000
+        }
+    };
+    let configs = [
+        ClockConfig::default(),
+        ClockConfig {
+            window: 0,
+            slew_divisor: i64::MIN,
+            drift_ppm: i64::MAX,
+            max_rtt_us: i64::MAX,
+            max_sample_age_us: i64::MAX,
+            step_threshold_us: i64::MAX,
+            ..ClockConfig::default()
+        },
+    ];
+    let mut runs = 0;
+    for cfg in configs {
+        let mut est = ClockEstimator::new(cfg);
+        let mut last = i64::MIN;
+        for _ in 0..20_000 {
+            let (t0, t1, t2, t3) = (
+                pick(&mut rng),
+                pick(&mut rng),
+                pick(&mut rng),
+                pick(&mut rng),
+            );
+            est.on_pong(t0, t1, t2, t3);
+            if let Some(t) = est.now(pick(&mut rng)) {
+                assert!(t.room_us >= last);
+                assert!(t.error_bound_us >= 0);
+                last = t.room_us;
+            }
+            runs += 1;
+        }
+    }
+    println!("clock: {runs} hostile exchanges");
+}
