@@ -359,7 +359,7 @@ fn samples_age_out_of_the_window_and_the_bound_grows_with_age() {
 fn hostile_stamps_and_configs_never_panic_and_room_time_never_decreases() {
     let mut rng = Rng(7);
     let extremes = [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX];
-    let mut pick = |rng: &mut Rng| {
+    let pick = |rng: &mut Rng| {
         if rng.unit() < 0.3 {
             extremes[(rng.unit() * extremes.len() as f64) as usize % extremes.len()]
         } else {
