@@ -1,9 +1,9 @@
 //! Blobs: large values (anchors, meshes, world maps) stored in a room and moved in chunks that
 //! never hold poses or messages back (issue 11).
 //!
-//! Pure logic, no I/O: splitting a blob into chunks ([`chunk::ChunkCursor`]), reassembling it
-//! with bounds ([`chunk::Reassembly`]), a room's store with its memory budget
-//! ([`store::BlobStore`]) and the send scheduler's priority rule ([`schedule::next_lane`]).
+//! Pure logic, no I/O: splitting a blob into chunks ([`ChunkCursor`](crate::blob::chunk::ChunkCursor)), reassembling it
+//! with bounds ([`Reassembly`](crate::blob::chunk::Reassembly)), a room's store with its memory budget
+//! ([`BlobStore`](crate::blob::store::BlobStore)) and the send scheduler's priority rule ([`next_lane`](crate::blob::schedule::next_lane)).
 
 pub mod chunk;
 pub mod schedule;

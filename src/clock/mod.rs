@@ -15,7 +15,7 @@
 //! misses the intersection is an outlier and is discarded (several in a row mean the clocks
 //! really moved: the window restarts). The estimate is the intersection's middle; the
 //! applied offset steps to it on the first sample and when off by more than
-//! [`ClockConfig::step_threshold_us`], and otherwise slews toward it by at most 1 % of the
+//! [`ClockConfig::step_threshold_us`](crate::clock::ClockConfig::step_threshold_us), and otherwise slews toward it by at most 1 % of the
 //! elapsed local time. Room time never decreases: after a backward step it holds until the
 //! estimate catches up. The error bound is the intersection's half-width at the current time
 //! (at most half the minimum round trip, plus drift), plus what is still to slew, plus any

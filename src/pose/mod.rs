@@ -1,10 +1,10 @@
 //! Poses: where a device, a hand or an object is, and when (issue 11).
 //!
-//! Pure logic, no I/O: the [`Pose`] value and its validation, the compact wire form
-//! ([`wire`], documented in docs/POSES.md), the newest-pose table with short histories
-//! ([`table`]) and interpolation/extrapolation for rendering ([`sample`]). The session layer
+//! Pure logic, no I/O: the [`Pose`](crate::pose::Pose) value and its validation, the compact wire form
+//! ([`wire`](crate::pose::wire), documented in docs/POSES.md), the newest-pose table with short histories
+//! ([`table`](crate::pose::table)) and interpolation/extrapolation for rendering ([`sample`](crate::pose::sample)). The session layer
 //! moves the bytes; the C layer's `arsock_pose` (src/ffi/pose.rs) converts to and from
-//! [`Pose`].
+//! [`Pose`](crate::pose::Pose).
 
 pub mod outbox;
 pub mod quat;
