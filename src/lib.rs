@@ -19,25 +19,28 @@
 //! # Ok::<(), arsock::Error>(())
 //! ```
 
-/// Blobs: chunking, reassembly, a room's store and the send priority (pure; no C types).
-/// cbindgen:ignore
-pub mod blob;
-/// The room clock estimator (pure; no C types).
-/// cbindgen:ignore
-pub mod clock;
 mod conn;
 mod error;
 pub mod frame;
 mod net;
-/// Poses: values, wire form, newest-pose table, sampling (no C types; see `ffi`).
-/// cbindgen:ignore
-pub mod pose;
 pub mod registry;
 mod server;
 mod sys;
 mod timeout;
 
 pub mod ffi;
+
+// Pure logic of issue 11 (no I/O, no C types); cbindgen skips them so the header stays the
+// C layer's alone.
+/// Blobs: chunking, reassembly, a room's store and the send priority.
+/// cbindgen:ignore
+pub mod blob;
+/// The room clock estimator.
+/// cbindgen:ignore
+pub mod clock;
+/// Poses: values, wire form, newest-pose table, outbox, sampling.
+/// cbindgen:ignore
+pub mod pose;
 
 pub use conn::{
     Connection, DEFAULT_FRAME_TIMEOUT, DEFAULT_MAX_MESSAGE, DEFAULT_SEND_QUEUE_LIMIT, LINGER,
