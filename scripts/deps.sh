@@ -11,6 +11,7 @@
 # ARSOCK_SKIP_DEPS=1 skips the check (a machine without dpkg that has the tools anyway).
 set -euo pipefail
 LIST="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/packages.txt"
+[ -r "$LIST" ] || { echo "deps: cannot read $LIST" >&2; exit 1; }
 mapfile -t packages < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$LIST")
 
 case "${1:-}" in

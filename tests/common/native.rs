@@ -32,16 +32,22 @@ fn cannot_start(cmd: &Command, package: &str, e: std::io::Error) -> String {
 }
 
 /// Start `cmd`; if its program is missing, panic with its name and Debian package.
+#[track_caller]
 pub fn spawn_tool(cmd: &mut Command, package: &str) -> Child {
-    cmd.spawn()
-        .unwrap_or_else(|e| panic!("{}", cannot_start(cmd, package, e)))
+    match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => panic!("{}", cannot_start(cmd, package, e)),
+    }
 }
 
 /// Run `cmd` to completion, capturing its output; if its program is missing, panic with its
 /// name and Debian package.
+#[track_caller]
 pub fn output_tool(cmd: &mut Command, package: &str) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("{}", cannot_start(cmd, package, e)))
+    match cmd.output() {
+        Ok(out) => out,
+        Err(e) => panic!("{}", cannot_start(cmd, package, e)),
+    }
 }
 
 /// Build the shared + static library and the server example (once per test binary).
