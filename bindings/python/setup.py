@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py
 
 try:  # setuptools >= 70.1 has its own; before that it came with the `wheel` package
@@ -108,6 +108,13 @@ class BuildPyWithLibrary(build_py):
         print(f"arsock: shipping {lib} in the package", file=sys.stderr, flush=True)
 
 
+class NativeDistribution(Distribution):
+    """Holds a native library: installed into platlib, so it sits at the wheel's root."""
+
+    def has_ext_modules(self) -> bool:
+        return True
+
+
 class PlatformWheel(bdist_wheel):
     """A wheel for this platform: any Python 3 (ctypes, no extension module), no ABI tag."""
 
@@ -120,4 +127,7 @@ class PlatformWheel(bdist_wheel):
         return "py3", "none", platform
 
 
-setup(cmdclass={"build_py": BuildPyWithLibrary, "bdist_wheel": PlatformWheel})
+setup(
+    distclass=NativeDistribution,
+    cmdclass={"build_py": BuildPyWithLibrary, "bdist_wheel": PlatformWheel},
+)
