@@ -4,7 +4,7 @@
 #   lib/libarsock.so.X -> libarsock.so.X.Y.Z   (what programs load at run time)
 #   lib/libarsock.so -> libarsock.so.X         (what -larsock finds at link time)
 #   lib/libarsock.a                    the static library
-#   include/arsock.h, include/arsock.hpp
+#   include/arsock.h, and the C++ wrapper headers bindings/cpp/*.hpp (arsock.hpp, ...)
 #   lib/pkgconfig/arsock.pc            pkg-config: cc app.c $(pkg-config --cflags --libs arsock)
 #   lib/cmake/arsock/arsockConfig.cmake, arsockConfigVersion.cmake
 #                                      CMake: find_package(arsock) gives the imported targets
@@ -75,7 +75,12 @@ ln -s "$REALNAME" "$DEST/lib/$SONAME"
 ln -s "$SONAME" "$DEST/lib/libarsock.so"
 install -m 0644 "$SRC_LIB/libarsock.a" "$DEST/lib/libarsock.a"
 install -m 0644 "$ROOT/include/arsock.h" "$DEST/include/arsock.h"
-install -m 0644 "$ROOT/bindings/cpp/arsock.hpp" "$DEST/include/arsock.hpp"
+# Every C++ wrapper header (arsock.hpp and the ones it includes).
+CPP_HEADERS=()
+for h in "$ROOT"/bindings/cpp/*.hpp; do
+    install -m 0644 "$h" "$DEST/include/${h##*/}"
+    CPP_HEADERS+=("include/${h##*/}")
+done
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
@@ -161,7 +166,7 @@ install -m 0644 "$TMP/arsockConfig.cmake" "$TMP/arsockConfigVersion.cmake" "$DES
 echo "installed arsock $VERSION into $DEST:"
 for f in "lib/$REALNAME" "lib/$SONAME -> $REALNAME" "lib/libarsock.so -> $SONAME" lib/libarsock.a \
     lib/pkgconfig/arsock.pc lib/cmake/arsock/arsockConfig.cmake \
-    lib/cmake/arsock/arsockConfigVersion.cmake include/arsock.h include/arsock.hpp; do
+    lib/cmake/arsock/arsockConfigVersion.cmake include/arsock.h "${CPP_HEADERS[@]}"; do
     echo "  $DEST/$f"
 done
 if [ -z "${DESTDIR:-}" ] && [ "$(id -u)" = 0 ] && command -v ldconfig >/dev/null 2>&1; then
