@@ -3,8 +3,9 @@
 //! crosses into the host (since Rust 1.81 that would abort the process: the Unity editor).
 //!
 //! Conventions (README "API conventions"): handle first, inputs next, out-params last;
-//! out-params are written only on success (the one exception: `*out_len` with
-//! `ARSOCK_ERR_BUFFER_TOO_SMALL`); `(NULL, 0)` is an empty buffer.
+//! out-params are written only on success, except that with `ARSOCK_ERR_BUFFER_TOO_SMALL`
+//! `*out_len` (`recv_msg`) and `out_msgs[0]` (`recv_msgs`) hold the size needed;
+//! `(NULL, 0)` is an empty buffer.
 
 mod client;
 mod handles;
