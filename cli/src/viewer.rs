@@ -1,0 +1,216 @@
+//! The viewer's HTTP server (tiny_http): the page, its script and style (compiled into the
+//! binary), `/stats.json` (one snapshot of the [`ViewState`]) and `/events`, a server-sent
+//! event stream of snapshots at a fixed rate (30 per second by default).
+//!
+//! Routes: `GET /` (HTML), `/viewer.js`, `/viewer.css`, `/stats.json`, `/events`; anything
+//! else is 404, any method other than GET/HEAD is 405.
+
+use crate::view::ViewState;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+use tiny_http::{Header, Method, Request, Response, Server};
+
+const INDEX_HTML: &str = include_str!("../web/index.html");
+const VIEWER_JS: &str = include_str!("../web/viewer.js");
+const VIEWER_CSS: &str = include_str!("../web/viewer.css");
+
+/// Default rate of the live stream (snapshots per second).
+pub const DEFAULT_RATE_HZ: u32 = 30;
+/// Most live streams served at once; more get 503 (each one holds a thread).
+pub const MAX_STREAMS: usize = 16;
+
+/// A running viewer server. Dropping it stops it (open streams end within one period).
+pub struct Viewer {
+    server: Arc<Server>,
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Viewer {
+    /// Serve `state` on `host:port` (port 0 = any free port), streaming `rate_hz` snapshots per
+    /// second (1-120) to each page.
+    pub fn start(host: &str, port: u16, state: ViewState, rate_hz: u32) -> io::Result<Viewer> {
+        if !(1..=120).contains(&rate_hz) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("stream rate must be 1-120 per second, got {rate_hz}"),
+            ));
+        }
+        let server = Server::http((host, port)).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                format!("cannot serve the viewer on {host}:{port}: {e}"),
+            )
+        })?;
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| io::Error::other("viewer is not on an IP address"))?;
+        let server = Arc::new(server);
+        let stop = Arc::new(AtomicBool::new(false));
+        let period = Duration::from_secs(1) / rate_hz;
+        let thread = {
+            let (server, stop) = (server.clone(), stop.clone());
+            thread::Builder::new()
+                .name("arsock-viewer".into())
+                .spawn(move || serve(&server, &state, &stop, period))?
+        };
+        Ok(Viewer {
+            server,
+            addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address the page is served on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The page's URL, with 127.0.0.1 (or ::1) in place of an any-address.
+    pub fn url(&self) -> String {
+        let ip = self.addr.ip();
+        let host = if ip.is_unspecified() {
+            if ip.is_ipv4() {
+                "127.0.0.1".to_string()
+            } else {
+                "[::1]".to_string()
+            }
+        } else if ip.is_ipv6() {
+            format!("[{ip}]")
+        } else {
+            ip.to_string()
+        };
+        format!("http://{host}:{}/", self.addr.port())
+    }
+}
+
+impl Drop for Viewer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn header(name: &str, value: &str) -> Header {
+    // Only called with the constant ASCII names and values below.
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("constant ASCII header")
+}
+
+fn serve(server: &Server, state: &ViewState, stop: &Arc<AtomicBool>, period: Duration) {
+    let streams = Arc::new(AtomicUsize::new(0));
+    while !stop.load(Ordering::Acquire) {
+        let request = match server.recv() {
+            Ok(r) => r,
+            Err(_) => break, // unblocked or the listener failed: stop serving
+        };
+        if stop.load(Ordering::Acquire) {
+            break;
+        }
+        route(request, state, stop, &streams, period);
+    }
+}
+
+fn route(
+    request: Request,
+    state: &ViewState,
+    stop: &Arc<AtomicBool>,
+    streams: &Arc<AtomicUsize>,
+    period: Duration,
+) {
+    if !matches!(request.method(), Method::Get | Method::Head) {
+        let r = Response::from_string("only GET\n")
+            .with_status_code(405)
+            .with_header(header("Allow", "GET, HEAD"));
+        let _ = request.respond(r);
+        return;
+    }
+    let path = request.url().split('?').next().unwrap_or("/").to_string();
+    let (body, kind) = match path.as_str() {
+        "/" | "/index.html" => (INDEX_HTML.to_string(), "text/html; charset=utf-8"),
+        "/viewer.js" => (VIEWER_JS.to_string(), "text/javascript; charset=utf-8"),
+        "/viewer.css" => (VIEWER_CSS.to_string(), "text/css; charset=utf-8"),
+        "/stats.json" => (state.snapshot_json(), "application/json"),
+        "/events" => return start_stream(request, state, stop, streams, period),
+        "/favicon.ico" => {
+            let _ = request.respond(Response::empty(204));
+            return;
+        }
+        _ => {
+            let _ = request.respond(Response::from_string("not found\n").with_status_code(404));
+            return;
+        }
+    };
+    let r = Response::from_string(body)
+        .with_header(header("Content-Type", kind))
+        .with_header(header("Cache-Control", "no-store"));
+    let _ = request.respond(r);
+}
+
+/// Hand the request to a thread that writes one snapshot per period until the page goes away
+/// or the viewer stops.
+fn start_stream(
+    request: Request,
+    state: &ViewState,
+    stop: &Arc<AtomicBool>,
+    streams: &Arc<AtomicUsize>,
+    period: Duration,
+) {
+    if streams.fetch_add(1, Ordering::AcqRel) >= MAX_STREAMS {
+        streams.fetch_sub(1, Ordering::AcqRel);
+        let r = Response::from_string("too many live viewers\n").with_status_code(503);
+        let _ = request.respond(r);
+        return;
+    }
+    let (state, stop, streams2) = (state.clone(), stop.clone(), streams.clone());
+    let spawned = thread::Builder::new()
+        .name("arsock-viewer-stream".into())
+        .spawn(move || {
+            // tiny_http's own chunked writer buffers 8 KiB; a raw writer lets each event go
+            // out at once.
+            let mut w = request.into_writer();
+            let _ = stream(&mut *w, &state, &stop, period);
+            streams2.fetch_sub(1, Ordering::AcqRel);
+        });
+    if spawned.is_err() {
+        streams.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn stream(
+    w: &mut dyn Write,
+    state: &ViewState,
+    stop: &AtomicBool,
+    period: Duration,
+) -> io::Result<()> {
+    w.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n\
+          Connection: close\r\nX-Accel-Buffering: no\r\n\r\nretry: 1000\n\n",
+    )?;
+    w.flush()?;
+    let mut next = Instant::now();
+    while !stop.load(Ordering::Acquire) {
+        let json = state.snapshot_json();
+        w.write_all(b"event: view\ndata: ")?;
+        w.write_all(json.as_bytes())?;
+        w.write_all(b"\n\n")?;
+        w.flush()?;
+        next += period;
+        let now = Instant::now();
+        if next > now {
+            thread::sleep(next - now);
+        } else {
+            next = now; // fell behind (slow page or busy machine): do not burst to catch up
+        }
+    }
+    Ok(())
+}
