@@ -16,7 +16,7 @@ pub const MAX_DEVICES: u32 = 1024;
 
 /// arsock: message sockets for real-time AR apps. Run a hub, simulate devices, watch them live.
 #[derive(Debug, Parser)]
-#[command(name = "arsock", version, about, long_about = None, propagate_version = true)]
+#[command(name = "arsock", version, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -31,10 +31,29 @@ pub enum Command {
     /// An embedded hub and 8 walking devices in one process, with the viewer page.
     Demo(DemoArgs),
     /// Send stdin over one connection (connect to HOST:PORT, or accept one with --listen).
+    #[command(long_about = SEND_HELP)]
     Send(SendArgs),
     /// Write what one connection receives to stdout (connect to HOST:PORT, or --listen).
+    #[command(long_about = RECV_HELP)]
     Recv(RecvArgs),
 }
+
+const SEND_HELP: &str = "Send stdin over one connection (connect to HOST:PORT, or accept one \
+    with --listen PORT).\n\n\
+    Raw mode (default): the bytes of stdin, as they are. Message mode (--msg): each line of \
+    stdin, without its trailing \"\\n\", is one whole arsock message (an empty line is an \
+    empty message). Anything the peer sends back is written to stdout (one line per message \
+    in --msg mode). At the end of stdin everything queued is delivered, replies are read for \
+    --wait-ms more, then the connection is closed.\n\n\
+    Exit status: 0 done, 1 network or I/O error (refused, reset, the peer closed before the end \
+    of stdin), 2 bad arguments.";
+
+const RECV_HELP: &str = "Write what one connection receives to stdout, until the peer closes \
+    (connect to HOST:PORT, or accept one with --listen PORT).\n\n\
+    Raw mode (default): the bytes, as they arrive. Message mode (--msg): each whole arsock \
+    message followed by \"\\n\".\n\n\
+    Exit status: 0 the peer closed cleanly, 1 network or I/O error (refused, reset, protocol \
+    error), 2 bad arguments.";
 
 #[derive(Debug, Args)]
 pub struct HubArgs {
@@ -48,7 +67,7 @@ pub struct HubArgs {
     #[arg(long)]
     pub token: Option<String>,
     /// Most peers in one room (1-256).
-    #[arg(long, default_value_t = 32, value_parser = parse_max_peers)]
+    #[arg(long, default_value_t = 32, value_parser = parse_max_peers, allow_negative_numbers = true)]
     pub max_peers: u32,
     /// Serve the viewer page and /stats.json on this port (0 = any free port).
     #[arg(long, value_name = "PORT")]
@@ -70,10 +89,10 @@ pub struct BotsArgs {
     #[arg(long, default_value_t = 8, value_parser = parse_devices)]
     pub devices: u32,
     /// Head poses per second per device (greater than 0, at most 1000).
-    #[arg(long, default_value_t = 30.0, value_parser = parse_hz)]
+    #[arg(long, default_value_t = 30.0, value_parser = parse_hz, allow_negative_numbers = true)]
     pub hz: f64,
     /// Stop after this many seconds (default: run until Ctrl-C).
-    #[arg(long, value_parser = parse_seconds)]
+    #[arg(long, value_parser = parse_seconds, allow_negative_numbers = true)]
     pub seconds: Option<f64>,
     /// Token the hub expects, if any.
     #[arg(long)]
@@ -86,7 +105,7 @@ pub struct BotsArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Stop after this many seconds (default: run until Ctrl-C).
-    #[arg(long, value_parser = parse_seconds)]
+    #[arg(long, value_parser = parse_seconds, allow_negative_numbers = true)]
     pub seconds: Option<f64>,
     /// Port of the viewer page on 127.0.0.1 (0 = any free port).
     #[arg(long, default_value_t = 7780)]
@@ -107,9 +126,9 @@ pub struct ConnArgs {
     /// is printed on stderr as "listening on ADDR").
     #[arg(short, long, value_name = "PORT")]
     pub listen: Option<u16>,
-    /// Address to listen on with --listen.
-    #[arg(long, default_value = "0.0.0.0", requires = "listen")]
-    pub host: String,
+    /// Address to listen on with --listen [default: 0.0.0.0, every interface].
+    #[arg(long)]
+    pub host: Option<String>,
     /// Message mode: whole arsock messages, one per line of text (see `arsock send --help`).
     #[arg(long)]
     pub msg: bool,
@@ -123,18 +142,8 @@ pub struct ConnArgs {
     pub max_message: u32,
 }
 
-/// `arsock send`: stdin goes to the connection; anything the peer sends back is written to
-/// stdout. With --msg every line of stdin (without its "\n") is one message, and every message
-/// received is written as one line. At the end of stdin everything is delivered, replies are
-/// read for --wait-ms more, then the connection closes.
+/// `arsock send`: stdin to the connection, replies to stdout (see [`SEND_HELP`]).
 #[derive(Debug, Args)]
-#[command(long_about = "Send stdin over one connection.\n\n\
-    Raw mode (default): the bytes of stdin, as they are. Message mode (--msg): each line of \
-    stdin, without its trailing \"\\n\", is one whole arsock message (an empty line is an \
-    empty message). Anything the peer sends back is written to stdout (one line per message \
-    in --msg mode). At the end of stdin everything queued is delivered, replies are read for \
-    --wait-ms more, then the connection is closed and arsock exits 0.\n\n\
-    Exit status: 0 done, 1 network or I/O error, 2 bad arguments.")]
 pub struct SendArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
@@ -146,13 +155,6 @@ pub struct SendArgs {
 
 /// `arsock recv`: what the connection receives goes to stdout until the peer closes.
 #[derive(Debug, Args)]
-#[command(
-    long_about = "Write what one connection receives to stdout, until the peer closes.\n\n\
-    Raw mode (default): the bytes, as they arrive. Message mode (--msg): each whole arsock \
-    message followed by \"\\n\".\n\n\
-    Exit status: 0 the peer closed cleanly, 1 network or I/O error (refused, reset, protocol \
-    error), 2 bad arguments."
-)]
 pub struct RecvArgs {
     #[command(flatten)]
     pub conn: ConnArgs,

@@ -31,9 +31,15 @@ fn net_error(what: &str, e: Error) -> Failure {
 
 /// Connect, or listen and accept one connection (printing "listening on ADDR" on stderr).
 fn open(args: &ConnArgs) -> Result<Connection, Failure> {
+    if args.host.is_some() && args.listen.is_none() {
+        return Err(Failure::usage(
+            "--host is the address to listen on and needs --listen PORT; to connect, give HOST:PORT",
+        ));
+    }
     let conn = if let Some(port) = args.listen {
-        let server = Server::bind(&args.host, port)
-            .map_err(|e| net_error(&format!("cannot listen on {}:{port}", args.host), e))?;
+        let host = args.host.as_deref().unwrap_or("0.0.0.0");
+        let server = Server::bind(host, port)
+            .map_err(|e| net_error(&format!("cannot listen on {host}:{port}"), e))?;
         server
             .listen(1)
             .map_err(|e| net_error("cannot listen", e))?;
