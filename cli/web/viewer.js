@@ -3,7 +3,7 @@
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
-const W = 400, H = 300;          // viewBox of a room map (4:3)
+// Each map's viewBox is its size on screen in CSS pixels, so marks and text keep their size.
 const MIN_SPAN = 6;              // metres shown at least across
 const TRAIL = 45;                // positions kept per peer for its trail
 const rooms = new Map();         // name -> room card state
@@ -23,7 +23,9 @@ function h(tag, cls, parent, text) {
   if (parent) parent.appendChild(e);
   return e;
 }
-const color = (id) => `hsl(${(id * 137.508) % 360} 72% 62%)`;
+const PALETTE = ["#58a6ff", "#f778ba", "#3fb950", "#e3b341", "#bc8cff", "#ff7b72", "#39c5cf", "#ffa657",
+                 "#a5d6ff", "#7ee787", "#d2a8ff", "#f2cc60"];
+const color = (id) => PALETTE[(id + PALETTE.length - 1) % PALETTE.length];
 const fmt = (v, d = 1) => (v === null || v === undefined ? "–" : Number(v).toFixed(d));
 function bytes(v) {
   if (!v) return "0 B/s";
@@ -41,7 +43,7 @@ function makeRoom(name) {
   const title = h("h2", "", card);
   h("span", "", title, name);
   const count = h("span", "count", title);
-  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `room ${name} from above` }, card);
+  const svg = el("svg", { viewBox: "0 0 640 480", role: "img", "aria-label": `room ${name} from above` }, card);
   const grid = el("g", { class: "grid" }, svg);
   const trails = el("g", { class: "trails" }, svg);
   const anchors = el("g", { class: "anchors" }, svg);
@@ -55,12 +57,13 @@ function makeRoom(name) {
   for (const [c, n] of [["peer", ""], ["RTT ms", "num"], ["pose age ms", "num"], ["state", ""]]) h("th", n, head, c);
   const tbody = h("tbody", "", t);
   const r = { name, card, count, svg, grid, trails, anchors, peers, scale, table, tbody,
-              view: null, gridKey: "", peerEls: new Map(), anchorEls: new Map(), rows: new Map() };
+              view: null, gridKey: "", W: 640, H: 480, peerEls: new Map(), anchorEls: new Map(), rows: new Map() };
   return r;
 }
 
 // Bounds of what is in the room, padded, at least MIN_SPAN across, 4:3, eased over time.
-function targetView(room) {
+function targetView(r, room) {
+  const W = r.W, H = r.H;
   let x0 = Infinity, x1 = -Infinity, z0 = Infinity, z1 = -Infinity;
   const add = (x, z) => { x0 = Math.min(x0, x); x1 = Math.max(x1, x); z0 = Math.min(z0, z); z1 = Math.max(z1, z); };
   for (const p of room.peers) if (p.has_pose) add(p.x, p.z);
@@ -78,23 +81,23 @@ function ease(r, t) {
   v.sx = t.sx > v.sx ? t.sx : v.sx + (t.sx - v.sx) * k * 0.3;
   v.cx += (t.cx - v.cx) * k; v.cz += (t.cz - v.cz) * k;
 }
-function toScreen(v, x, z) {
-  const s = W / v.sx;
-  return [W / 2 + (x - v.cx) * s, H / 2 + (z - v.cz) * s];
+function toScreen(r, x, z) {
+  const v = r.view, s = r.W / v.sx;
+  return [r.W / 2 + (x - v.cx) * s, r.H / 2 + (z - v.cz) * s];
 }
 function drawGrid(r) {
-  const v = r.view, s = W / v.sx;
-  const key = `${v.cx.toFixed(2)},${v.cz.toFixed(2)},${v.sx.toFixed(2)}`;
+  const v = r.view, W = r.W, H = r.H, s = W / v.sx;
+  const key = `${v.cx.toFixed(2)},${v.cz.toFixed(2)},${v.sx.toFixed(2)},${W},${H}`;
   if (key === r.gridKey) return;
   r.gridKey = key;
   r.grid.textContent = "";
   const sz = v.sx * H / W;
   for (let x = Math.ceil(v.cx - v.sx / 2); x <= v.cx + v.sx / 2; x++) {
-    const [px] = toScreen(v, x, 0);
+    const [px] = toScreen(r, x, 0);
     el("line", { x1: px, y1: 0, x2: px, y2: H, class: x === 0 ? "axis" : "" }, r.grid);
   }
   for (let z = Math.ceil(v.cz - sz / 2); z <= v.cz + sz / 2; z++) {
-    const [, py] = toScreen(v, 0, z);
+    const [, py] = toScreen(r, 0, z);
     el("line", { x1: 0, y1: py, x2: W, y2: py, class: z === 0 ? "axis" : "" }, r.grid);
   }
   r.scale.textContent = "";
@@ -108,10 +111,10 @@ function makePeer(r, p) {
   g.dataset.room = r.name;
   const c = color(p.id);
   const rot = el("g", {}, g);
-  el("path", { class: "cone", d: "M0 0 L-22 -44 A50 50 0 0 1 22 -44 Z", fill: c }, rot);
-  el("path", { class: "nose", d: "M-6 -7 L0 -20 L6 -7 Z", fill: c }, rot);
-  el("circle", { class: "body", r: 9, fill: c }, g);
-  const label = el("text", { x: 13, y: 4 }, g);
+  el("path", { class: "cone", d: "M0 0 L-17 -34 A38 38 0 0 1 17 -34 Z", fill: c }, rot);
+  el("path", { class: "nose", d: "M-5 -6 L0 -17 L5 -6 Z", fill: c }, rot);
+  el("circle", { class: "body", r: 8, fill: c }, g);
+  const label = el("text", { x: 12, y: 16 }, g);
   const trail = el("polyline", { class: "trail", stroke: c }, r.trails);
   return { g, rot, label, trail, pts: [] };
 }
@@ -134,9 +137,13 @@ function syncMap(map, ids, remove) {
 }
 
 function drawRoom(r, room) {
-  ease(r, targetView(room));
+  const w = Math.round(r.svg.clientWidth), h = Math.round(r.svg.clientHeight);
+  if (w > 50 && h > 50 && (w !== r.W || h !== r.H)) {
+    r.W = w; r.H = h; r.view = null;
+    r.svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  }
+  ease(r, targetView(r, room));
   drawGrid(r);
-  const v = r.view;
   const live = room.peers.filter((p) => p.state !== "left").length;
   r.count.textContent = `${live} peer${live === 1 ? "" : "s"} · ${room.anchors.length} anchor${room.anchors.length === 1 ? "" : "s"}`;
 
@@ -145,7 +152,7 @@ function drawRoom(r, room) {
     ids.add(p.id);
     let m = r.peerEls.get(p.id);
     if (!m) { m = makePeer(r, p); r.peerEls.set(p.id, m); }
-    const [sx, sy] = toScreen(v, p.x, p.z);
+    const [sx, sy] = toScreen(r, p.x, p.z);
     m.g.setAttribute("class", `peer ${p.state}`);
     m.g.style.display = p.has_pose ? "" : "none";
     m.g.setAttribute("transform", `translate(${sx.toFixed(1)} ${sy.toFixed(1)})`);
@@ -156,7 +163,7 @@ function drawRoom(r, room) {
       const last = m.pts[m.pts.length - 1];
       if (!last || last[0] !== p.x || last[1] !== p.z) { m.pts.push([p.x, p.z]); if (m.pts.length > TRAIL) m.pts.shift(); }
     }
-    m.trail.setAttribute("points", m.pts.map(([x, z]) => toScreen(v, x, z).map((n) => n.toFixed(1)).join(",")).join(" "));
+    m.trail.setAttribute("points", m.pts.map(([x, z]) => toScreen(r, x, z).map((n) => n.toFixed(1)).join(",")).join(" "));
   }
   syncMap(r.peerEls, ids, (m) => { m.g.remove(); m.trail.remove(); });
 
@@ -172,7 +179,7 @@ function drawRoom(r, room) {
       m = { g };
       r.anchorEls.set(a.key, m);
     }
-    const [sx, sy] = toScreen(v, a.x, a.z);
+    const [sx, sy] = toScreen(r, a.x, a.z);
     m.g.setAttribute("transform", `translate(${sx.toFixed(1)} ${sy.toFixed(1)})`);
   }
   syncMap(r.anchorEls, keys, (m) => m.g.remove());

@@ -1,4 +1,5 @@
 //! A minimal HTTP/1.1 GET for tests (Connection: close, bounded by a read timeout).
+#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -29,14 +30,39 @@ pub fn request(addr: SocketAddr, method: &str, path: &str) -> Reply {
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
+    // Read the header, then the body by Content-Length when given (some servers keep the
+    // connection open despite "Connection: close"), else to the end.
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw)
-        .expect("whole reply within the timeout");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("reply has a header");
+    let mut buf = [0u8; 16 << 10];
+    let split = loop {
+        if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+        let n = s.read(&mut buf).expect("reply header within the timeout");
+        assert!(n > 0, "connection closed before the reply header");
+        raw.extend_from_slice(&buf[..n]);
+    };
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let length = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse::<usize>().ok())?
+    });
+    match length {
+        Some(len) => {
+            while raw.len() < split + 4 + len {
+                let n = s.read(&mut buf).expect("reply body within the timeout");
+                assert!(n > 0, "connection closed before the end of the body");
+                raw.extend_from_slice(&buf[..n]);
+            }
+            raw.truncate(split + 4 + len);
+        }
+        None => {
+            s.read_to_end(&mut raw)
+                .expect("whole reply within the timeout");
+        }
+    }
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
     let mut body = raw[split + 4..].to_vec();
     let chunked = head

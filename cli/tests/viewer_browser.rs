@@ -1,0 +1,285 @@
+//! The viewer page in a real browser (headless Chromium, Debian's package): 8 devices walking
+//! in a room must appear as 8 markers that move between two looks, with their names, headings
+//! and side-panel rows, and /stats.json must be valid JSON that agrees with the page.
+//!
+//! What the page shows comes from `start_source`. Today that is the real viewer server fed by
+//! walkers in this test; once sessions (issue 10) are wired in, `start_source` starts
+//! `arsock demo --seconds 20` instead (see `demo_source` below) and nothing else changes.
+
+#[path = "common/cdp.rs"]
+mod cdp;
+#[path = "common/http.rs"]
+mod http;
+
+use arsock_cli::view::{HubTotals, ViewState};
+use arsock_cli::viewer::Viewer;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+const DEVICES: usize = 8;
+
+/// Something serving the viewer page, with `devices` devices walking in it.
+struct Source {
+    url: String,
+    addr: SocketAddr,
+    devices: usize,
+    _running: Box<dyn Send>,
+}
+
+/// The one place to swap: the page's data source for this test.
+fn start_source() -> Source {
+    walking_source()
+}
+
+/// `arsock demo --seconds 20 --http 0` once the demo is wired in (issue 10): parse the URL it
+/// prints ("viewer: http://127.0.0.1:PORT/") and keep the process until the test ends.
+#[allow(dead_code)]
+fn demo_source() -> Source {
+    unimplemented!("needs `arsock demo` (sessions, issue 10)")
+}
+
+/// The real viewer server on loopback, fed by 8 walkers that this test moves at 60 Hz.
+fn walking_source() -> Source {
+    let state = ViewState::new();
+    let viewer = Viewer::start("127.0.0.1", 0, state.clone(), 30).expect("viewer starts");
+    let stop = Arc::new(AtomicBool::new(false));
+    let walkers = {
+        let stop = stop.clone();
+        thread::spawn(move || walk(&state, &stop))
+    };
+    struct Running {
+        _viewer: Viewer,
+        stop: Arc<AtomicBool>,
+        walkers: Option<JoinHandle<()>>,
+    }
+    impl Drop for Running {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::Release);
+            if let Some(t) = self.walkers.take() {
+                let _ = t.join();
+            }
+        }
+    }
+    Source {
+        url: viewer.url(),
+        addr: viewer.local_addr(),
+        devices: DEVICES,
+        _running: Box::new(Running {
+            _viewer: viewer,
+            stop,
+            walkers: Some(walkers),
+        }),
+    }
+}
+
+const NAMES: [&str; DEVICES] = [
+    "Vision Pro · Ana",
+    "Quest 3 · Ben",
+    "iPhone 15 · Chloe",
+    "Pixel 8 · Dev",
+    "iPad Pro · Eli",
+    "Quest 3 · Fay",
+    "Galaxy S24 · Gus",
+    "HoloLens 2 · Hana",
+];
+
+/// Each walker follows its own smooth loop around a 8 m × 6 m room, facing where it goes.
+fn walk(state: &ViewState, stop: &AtomicBool) {
+    const ROOM: &str = "demo";
+    for (i, name) in NAMES.iter().enumerate() {
+        state.peer_joined(ROOM, i as u32 + 1, name);
+    }
+    state.anchor_placed(ROOM, "table", 0.0, 0.0, 1);
+    state.anchor_placed(ROOM, "whiteboard", -3.2, -2.2, 3);
+    state.anchor_placed(ROOM, "robot arm", 2.8, 1.9, 6);
+    let start = Instant::now();
+    let mut ticks = 0u64;
+    while !stop.load(Ordering::Acquire) {
+        let t = start.elapsed().as_secs_f32();
+        for i in 0..DEVICES {
+            let f = i as f32;
+            let (w, phase) = (0.35 + 0.05 * f, f * 0.785);
+            let (rx, rz) = (1.2 + 0.3 * (f % 4.0), 0.8 + 0.25 * (f % 3.0));
+            let (cx, cz) = (
+                -2.0 + 4.0 * ((i % 4) as f32) / 3.0,
+                if i < 4 { -1.2 } else { 1.2 },
+            );
+            let a = w * t + phase;
+            let (x, z) = (cx + rx * a.cos(), cz + rz * (2.0 * a).sin() * 0.8);
+            let (vx, vz) = (-rx * a.sin(), rz * 1.6 * (2.0 * a).cos());
+            let yaw = (-vx).atan2(-vz);
+            let id = i as u32 + 1;
+            let wobble = ((t * 3.0 + f).sin() * 0.5 + 0.5) as f64;
+            state.peer_pose(ROOM, id, x, z, yaw, Some(0.35 + 0.3 * wobble));
+            state.peer_rtt(ROOM, id, 0.25 + 0.2 * wobble);
+        }
+        ticks += 1;
+        state.set_totals(HubTotals {
+            address: String::new(),
+            rooms: 1,
+            peers: DEVICES as u32,
+            messages_per_s: 0.0,
+            poses_per_s: ticks as f64 * DEVICES as f64 / start.elapsed().as_secs_f64().max(0.001),
+            bytes_in_per_s: 0.0,
+            bytes_out_per_s: 0.0,
+            queue_high_water: 0,
+        });
+        thread::sleep(Duration::from_millis(16));
+    }
+}
+
+/// Markers drawn on the map: room/id → (x, z, transform, label, inside its map, state).
+fn markers(b: &mut cdp::Browser) -> BTreeMap<String, Value> {
+    let v = b.eval(
+        r#"(() => [...document.querySelectorAll("g.peer")]
+            .filter((g) => g.style.display !== "none")
+            .map((g) => {
+              const box = g.querySelector("circle").getBoundingClientRect();
+              const map = g.ownerSVGElement.getBoundingClientRect();
+              return {
+                key: `${g.dataset.room}/${g.dataset.peer}`,
+                x: +g.dataset.x, z: +g.dataset.z, yaw: +g.dataset.yaw, state: g.dataset.state,
+                transform: g.getAttribute("transform"),
+                heading: g.firstElementChild.getAttribute("transform"),
+                label: g.querySelector("text").textContent,
+                inside: box.left >= map.left && box.right <= map.right &&
+                        box.top >= map.top && box.bottom <= map.bottom && box.width > 4,
+              };
+            }))()"#,
+    );
+    v.as_array()
+        .expect("marker list")
+        .iter()
+        .map(|m| (m["key"].as_str().unwrap().to_string(), m.clone()))
+        .collect()
+}
+
+fn stats(addr: SocketAddr) -> Value {
+    let r = http::get(addr, "/stats.json");
+    assert_eq!(r.status, 200);
+    serde_json::from_slice(&r.body).expect("/stats.json is valid JSON")
+}
+
+#[test]
+fn eight_walking_devices_appear_as_markers_that_move_in_a_real_browser() {
+    let source = start_source();
+    let n = source.devices;
+    let mut b = cdp::Browser::launch(1360, 860);
+    b.navigate(&source.url);
+    let ready = format!(
+        r#"document.querySelectorAll("g.peer[data-state=live]:not([style*=none])").length >= {n}
+           && +document.body.dataset.updates > 5"#
+    );
+    assert!(
+        b.wait_for(&ready, Duration::from_secs(30)),
+        "the page never showed {n} live markers; it has: {:?}",
+        markers(&mut b).keys().collect::<Vec<_>>()
+    );
+
+    let s = stats(source.addr);
+    let names: BTreeMap<String, String> = s["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            let room = r["name"].as_str().unwrap().to_string();
+            r["peers"].as_array().unwrap().iter().map(move |p| {
+                (
+                    format!("{room}/{}", p["id"]),
+                    p["name"].as_str().unwrap().to_string(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(names.len(), n, "stats.json lists {} peers", names.len());
+    let anchors_listed: usize = s["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["anchors"].as_array().unwrap().len())
+        .sum();
+
+    let updates_a = b.eval("+document.body.dataset.updates");
+    let first = markers(&mut b);
+    let shot_a = b.screenshot();
+    thread::sleep(Duration::from_millis(800));
+    let second = markers(&mut b);
+    let shot_b = b.screenshot();
+    let updates_b = b.eval("+document.body.dataset.updates");
+
+    assert_eq!(
+        first.len(),
+        n,
+        "markers: {:?}",
+        first.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(second.len(), n);
+    for (key, a) in &first {
+        let b2 = &second[key];
+        assert_eq!(a["state"], "live", "{key}");
+        assert_eq!(
+            a["label"].as_str(),
+            names.get(key).map(String::as_str),
+            "{key} label"
+        );
+        assert!(
+            a["heading"].as_str().unwrap().starts_with("rotate("),
+            "{key} has no heading"
+        );
+        assert_eq!(a["inside"], true, "{key} is drawn outside its map: {a}");
+        let dist = ((a["x"].as_f64().unwrap() - b2["x"].as_f64().unwrap()).powi(2)
+            + (a["z"].as_f64().unwrap() - b2["z"].as_f64().unwrap()).powi(2))
+        .sqrt();
+        assert!(dist > 0.01, "{key} did not move: {a} then {b2}");
+        assert_ne!(
+            a["transform"], b2["transform"],
+            "{key}'s marker did not move on screen"
+        );
+    }
+    assert!(
+        updates_b.as_f64() > updates_a.as_f64(),
+        "the live stream stopped"
+    );
+
+    let rows = b.eval(
+        r#"[...document.querySelectorAll("aside .ptable tbody tr")].map((tr) =>
+             [...tr.children].map((td) => td.textContent))"#,
+    );
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), n, "side panel rows: {rows:?}");
+    for r in rows {
+        let cells: Vec<&str> = r
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        assert!(
+            names
+                .values()
+                .any(|name| cells[0].starts_with(name.as_str())),
+            "{cells:?}"
+        );
+        assert!(cells[1].parse::<f64>().is_ok(), "RTT cell {cells:?}");
+        assert!(cells[2].parse::<f64>().is_ok(), "pose age cell {cells:?}");
+        assert_eq!(cells[3], "live");
+    }
+    let anchors_drawn = b.eval(r#"document.querySelectorAll("g.anchor").length"#);
+    assert!(anchors_drawn.as_u64().unwrap() as usize >= anchors_listed);
+
+    for (name, shot) in [("viewer-a.png", &shot_a), ("viewer-b.png", &shot_b)] {
+        assert!(
+            shot.starts_with(b"\x89PNG\r\n\x1a\n") && shot.len() > 10_000,
+            "{name}"
+        );
+        let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+        std::fs::write(&path, shot).unwrap();
+        eprintln!("screenshot: {}", path.display());
+    }
+    assert_ne!(shot_a, shot_b, "the two screenshots are identical");
+}
