@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod netcat;
+pub mod report;
 pub mod view;
 pub mod viewer;
 

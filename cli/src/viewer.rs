@@ -140,6 +140,11 @@ fn route(
         "/viewer.js" => (VIEWER_JS.to_string(), "text/javascript; charset=utf-8"),
         "/viewer.css" => (VIEWER_CSS.to_string(), "text/css; charset=utf-8"),
         "/stats.json" => (state.snapshot_json(), "application/json"),
+        "/events" if *request.method() == Method::Head => {
+            let r = Response::empty(200).with_header(header("Content-Type", "text/event-stream"));
+            let _ = request.respond(r);
+            return;
+        }
         "/events" => return start_stream(request, state, stop, streams, period),
         "/favicon.ico" => {
             let _ = request.respond(Response::empty(204));

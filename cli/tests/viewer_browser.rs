@@ -36,11 +36,54 @@ fn start_source() -> Source {
     walking_source()
 }
 
-/// `arsock demo --seconds 20 --http 0` once the demo is wired in (issue 10): parse the URL it
-/// prints ("viewer: http://127.0.0.1:PORT/") and keep the process until the test ends.
+/// `arsock demo --seconds 20 --http 0`, once the demo is wired in (sessions, issue 10): it
+/// prints its viewer URL on stdout as a line containing `http://HOST:PORT/`; the process is
+/// killed when the test ends.
 #[allow(dead_code)]
 fn demo_source() -> Source {
-    unimplemented!("needs `arsock demo` (sessions, issue 10)")
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_arsock"))
+        .args(["demo", "--seconds", "20", "--http", "0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("arsock demo starts");
+    struct Demo(std::process::Child);
+    impl Drop for Demo {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let out = child.stdout.take().unwrap();
+    let demo = Demo(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let url = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .expect("arsock demo printed no viewer URL");
+        if let Some(at) = line.find("http://") {
+            break line[at..].split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let hostport = url.trim_start_matches("http://").trim_end_matches('/');
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(hostport)
+        .expect("viewer URL has HOST:PORT")
+        .next()
+        .unwrap();
+    Source {
+        url,
+        addr,
+        devices: DEVICES,
+        _running: Box::new(demo),
+    }
 }
 
 /// The real viewer server on loopback, fed by 8 walkers that this test moves at 60 Hz.

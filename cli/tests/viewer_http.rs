@@ -48,6 +48,9 @@ fn unknown_paths_are_404_and_other_methods_405() {
     let v = serve(&ViewState::new());
     assert_eq!(http::get(v.local_addr(), "/nope").status, 404);
     assert_eq!(http::get(v.local_addr(), "/../Cargo.toml").status, 404);
+    let head = http::request(v.local_addr(), "HEAD", "/events");
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
     let post = http::request(v.local_addr(), "POST", "/stats.json");
     assert_eq!(post.status, 405);
     assert_eq!(post.header("allow").as_deref(), Some("GET, HEAD"));
