@@ -247,6 +247,7 @@ fn eight_walking_devices_appear_as_markers_that_move_in_a_real_browser() {
         .map(|r| r["anchors"].as_array().unwrap().len())
         .sum();
 
+    let look_a = Instant::now();
     let updates_a = b.eval("+document.body.dataset.updates");
     let first = markers(&mut b);
     let shot_a = b.screenshot();
@@ -254,6 +255,7 @@ fn eight_walking_devices_appear_as_markers_that_move_in_a_real_browser() {
     let second = markers(&mut b);
     let shot_b = b.screenshot();
     let updates_b = b.eval("+document.body.dataset.updates");
+    let between = look_a.elapsed().as_secs_f64();
 
     assert_eq!(
         first.len(),
@@ -287,6 +289,11 @@ fn eight_walking_devices_appear_as_markers_that_move_in_a_real_browser() {
     assert!(
         updates_b.as_f64() > updates_a.as_f64(),
         "the live stream stopped"
+    );
+    let got = updates_b.as_f64().unwrap() - updates_a.as_f64().unwrap();
+    eprintln!(
+        "the page received {got} updates in {between:.2} s: {:.1} per second (stream: 30)",
+        got / between
     );
 
     let rows = b.eval(
@@ -325,4 +332,71 @@ fn eight_walking_devices_appear_as_markers_that_move_in_a_real_browser() {
         eprintln!("screenshot: {}", path.display());
     }
     assert_ne!(shot_a, shot_b, "the two screenshots are identical");
+}
+
+#[test]
+fn stale_and_left_devices_and_several_rooms_are_shown_with_their_state() {
+    let state = ViewState::new();
+    let viewer = Viewer::start("127.0.0.1", 0, state.clone(), 30).expect("viewer starts");
+    state.peer_joined("lobby", 1, "Quest 3 · Ben");
+    state.peer_pose("lobby", 1, 0.5, 0.5, 1.0, Some(0.4));
+    state.peer_joined("lobby", 2, "iPhone 15 · Chloe");
+    state.peer_pose("lobby", 2, -1.0, 1.0, -0.5, Some(0.5));
+    state.peer_state("lobby", 2, arsock_cli::view::PeerState::Stale);
+    state.peer_joined("lobby", 3, "Pixel 8 · Dev");
+    state.peer_pose("lobby", 3, 2.0, -1.0, 0.0, None);
+    state.peer_left("lobby", 3);
+    state.peer_joined("studio", 1, "Vision Pro · Ana");
+    state.peer_pose("studio", 1, 0.0, 0.0, 0.0, Some(0.3));
+    state.peer_joined("studio", 2, "no pose yet");
+    state.anchor_placed("studio", "<b>not markup</b>", 1.0, 1.0, 1);
+
+    let mut b = cdp::Browser::launch(1360, 860);
+    b.navigate(&viewer.url());
+    assert!(b.wait_for(
+        r#"document.querySelectorAll(".room").length === 2 && +document.body.dataset.updates > 2"#,
+        Duration::from_secs(30)
+    ));
+    let states = b.eval(
+        r#"Object.fromEntries([...document.querySelectorAll("g.peer")].map((g) =>
+             [`${g.dataset.room}/${g.dataset.peer}`,
+              [g.getAttribute("class"), g.style.display !== "none"]]))"#,
+    );
+    assert_eq!(states["lobby/1"], serde_json::json!(["peer live", true]));
+    assert_eq!(states["lobby/2"], serde_json::json!(["peer stale", true]));
+    assert_eq!(states["lobby/3"], serde_json::json!(["peer left", true]));
+    assert_eq!(states["studio/1"], serde_json::json!(["peer live", true]));
+    // A peer without a pose is listed but not drawn.
+    assert_eq!(states["studio/2"], serde_json::json!(["peer live", false]));
+    let badges = b.eval(
+        r#"[...document.querySelectorAll("aside .ptable")].map((t) => [t.dataset.room,
+             [...t.querySelectorAll("tbody tr")].map((tr) =>
+               [tr.children[0].textContent, tr.querySelector(".badge").textContent])])"#,
+    );
+    let expected = serde_json::json!([
+        [
+            "lobby",
+            [
+                ["Quest 3 · Ben#1", "live"],
+                ["iPhone 15 · Chloe#2", "stale"],
+                ["Pixel 8 · Dev#3", "left"]
+            ]
+        ],
+        [
+            "studio",
+            [["Vision Pro · Ana#1", "live"], ["no pose yet#2", "live"]]
+        ]
+    ]);
+    assert_eq!(badges, expected);
+    // Names and keys are text, never markup.
+    let anchor = b.eval(r#"document.querySelector("g.anchor text").textContent"#);
+    assert_eq!(anchor, "<b>not markup</b>");
+    assert_eq!(
+        b.eval(r#"document.querySelectorAll("g.anchor b").length"#),
+        0
+    );
+    let shot = b.screenshot();
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("viewer-states.png");
+    std::fs::write(&path, &shot).unwrap();
+    eprintln!("screenshot: {}", path.display());
 }
