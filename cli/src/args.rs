@@ -44,9 +44,10 @@ const SEND_HELP: &str = "Send stdin over one connection (connect to HOST:PORT, o
     stdin, without its trailing \"\\n\", is one whole arsock message (an empty line is an \
     empty message). Anything the peer sends back is written to stdout (one line per message \
     in --msg mode). At the end of stdin everything queued is delivered, replies are read for \
-    --wait-ms more, then the connection is closed.\n\n\
-    Exit status: 0 done, 1 network or I/O error (refused, reset, the peer closed before the end \
-    of stdin), 2 bad arguments.";
+    --wait-ms more, then the connection is closed. If the peer closes first, send ends there \
+    (what is left of stdin is not read).\n\n\
+    Exit status: 0 done (or the peer closed cleanly), 1 network or I/O error (refused, reset, \
+    protocol error), 2 bad arguments.";
 
 const RECV_HELP: &str = "Write what one connection receives to stdout, until the peer closes \
     (connect to HOST:PORT, or accept one with --listen PORT).\n\n\

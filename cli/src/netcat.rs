@@ -132,14 +132,16 @@ pub fn send(args: &SendArgs) -> Result<(), Failure> {
             let end = copy_to(&conn, msg, &mut out, &stop);
             let _ = out.flush();
             if !stop.load(Ordering::Acquire) && !stdin_done.load(Ordering::Acquire) {
-                // The peer closed (or the link broke) while stdin was still open: what is
-                // still to come on stdin cannot be delivered.
-                let why = match end {
-                    Ok(()) => "the peer closed the connection".to_string(),
-                    Err(f) => f.message,
-                };
-                eprintln!("arsock: {why} before the end of stdin");
-                std::process::exit(crate::EXIT_FAILURE);
+                // The connection ended while the main thread may be blocked reading stdin:
+                // end here, as netcat does. A clean close by the peer is a normal end (0);
+                // a reset or a protocol error is not (1).
+                match end {
+                    Ok(()) => std::process::exit(crate::EXIT_OK),
+                    Err(f) => {
+                        eprintln!("arsock: {f}");
+                        std::process::exit(f.code);
+                    }
+                }
             }
             end
         })

@@ -278,22 +278,43 @@ fn recv_reports_a_peer_that_breaks_the_message_framing() {
 }
 
 #[test]
-fn send_fails_when_the_peer_closes_before_the_end_of_stdin() {
+fn send_ends_cleanly_when_the_peer_closes_even_though_stdin_stays_open() {
     let server = Server::bind(LOOPBACK, 0).unwrap();
     server.listen(0).unwrap();
     let port = server.local_addr().port();
-    let mut send = Proc::spawn(&["send", &format!("{LOOPBACK}:{port}")]);
-    let stdin = send.stdin.take().unwrap(); // kept open: stdin never ends
+    let mut send = Proc::spawn(&["send", "--msg", &format!("{LOOPBACK}:{port}")]);
+    let mut stdin = send.stdin.take().unwrap(); // kept open: stdin never ends
+    stdin.write_all(b"bye\n").unwrap();
     let conn: Connection = server
         .accept(Timeout::After(Duration::from_secs(20)))
         .unwrap();
+    let mut buf = [0u8; 16];
+    let n = conn
+        .recv_msg(&mut buf, Timeout::After(Duration::from_secs(20)))
+        .unwrap();
+    assert_eq!(&buf[..n], b"bye");
+    conn.send_msg(b"see you").unwrap();
     conn.close();
     let out = send.finish();
     drop(stdin);
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, b"see you\n");
+}
+
+#[test]
+fn send_reports_a_reset_with_status_1() {
+    let listener = TcpListener::bind((LOOPBACK, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut send = Proc::spawn(&["send", &format!("{LOOPBACK}:{port}")]);
+    let stdin = send.stdin.take().unwrap(); // kept open
+    let (s, _) = listener.accept().unwrap();
+    // SO_LINGER 0: close sends a reset instead of a clean end.
+    socket2::SockRef::from(&s)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(s);
+    let out = send.finish();
+    drop(stdin);
     assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("before the end of stdin"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("connection"), "{}", out.stderr);
 }
