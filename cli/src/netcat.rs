@@ -20,13 +20,13 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 const CLEAN_EOF: &str = "the peer closed the connection";
 
 fn net_error(what: &str, e: Error) -> Failure {
-    let hint = match &e {
-        Error::ConnectionRefused(_) => " (nothing listens there)",
-        Error::Timeout => " (no answer; is the address right and reachable?)",
-        Error::AddressInUse(_) => " (another program uses that port)",
-        _ => "",
+    let why = match &e {
+        Error::ConnectionRefused(_) => "connection refused (nothing listens there)".to_string(),
+        Error::Timeout => "timed out (no answer; is the address right and reachable?)".to_string(),
+        Error::AddressInUse(_) => "address in use (another program has that port)".to_string(),
+        _ => e.to_string(),
     };
-    Failure::new(format!("{what}: {e}{hint}"))
+    Failure::new(format!("{what}: {why}"))
 }
 
 /// Connect, or listen and accept one connection (printing "listening on ADDR" on stderr).
