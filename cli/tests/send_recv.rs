@@ -316,5 +316,9 @@ fn send_reports_a_reset_with_status_1() {
     let out = send.finish();
     drop(stdin);
     assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
-    assert!(out.stderr.to_lowercase().contains("reset"), "{}", out.stderr);
+    assert!(
+        out.stderr.to_lowercase().contains("reset"),
+        "{}",
+        out.stderr
+    );
 }
