@@ -9,7 +9,7 @@ use crate::view::ViewState;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 use tiny_http::{Header, Method, Request, Response, Server};
@@ -22,6 +22,8 @@ const VIEWER_CSS: &str = include_str!("../web/viewer.css");
 pub const DEFAULT_RATE_HZ: u32 = 30;
 /// Most live streams served at once; more get 503 (each one holds a thread).
 pub const MAX_STREAMS: usize = 16;
+/// Bytes per second one stream may carry; larger snapshots are sent less often.
+const MAX_STREAM_RATE: f64 = 4e6;
 
 /// A running viewer server. Dropping it stops it (open streams end within one period).
 pub struct Viewer {
@@ -106,8 +108,35 @@ fn header(name: &str, value: &str) -> Header {
     Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("constant ASCII header")
 }
 
+/// What the accept loop and the stream threads share.
+struct Shared {
+    state: ViewState,
+    stop: Arc<AtomicBool>,
+    streams: AtomicUsize,
+    period: Duration,
+    /// The newest snapshot as JSON and when it was made: streams within half a period of each
+    /// other share one serialisation.
+    latest: Mutex<(Instant, Arc<String>)>,
+}
+
+impl Shared {
+    fn snapshot(&self) -> Arc<String> {
+        let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+        if latest.0.elapsed() >= self.period / 2 {
+            *latest = (Instant::now(), Arc::new(self.state.snapshot_json()));
+        }
+        latest.1.clone()
+    }
+}
+
 fn serve(server: &Server, state: &ViewState, stop: &Arc<AtomicBool>, period: Duration) {
-    let streams = Arc::new(AtomicUsize::new(0));
+    let shared = Arc::new(Shared {
+        state: state.clone(),
+        stop: stop.clone(),
+        streams: AtomicUsize::new(0),
+        period,
+        latest: Mutex::new((Instant::now(), Arc::new(state.snapshot_json()))),
+    });
     while !stop.load(Ordering::Acquire) {
         let request = match server.recv() {
             Ok(r) => r,
@@ -116,17 +145,11 @@ fn serve(server: &Server, state: &ViewState, stop: &Arc<AtomicBool>, period: Dur
         if stop.load(Ordering::Acquire) {
             break;
         }
-        route(request, state, stop, &streams, period);
+        route(request, &shared);
     }
 }
 
-fn route(
-    request: Request,
-    state: &ViewState,
-    stop: &Arc<AtomicBool>,
-    streams: &Arc<AtomicUsize>,
-    period: Duration,
-) {
+fn route(request: Request, shared: &Arc<Shared>) {
     if !matches!(request.method(), Method::Get | Method::Head) {
         let r = Response::from_string("only GET\n")
             .with_status_code(405)
@@ -139,13 +162,13 @@ fn route(
         "/" | "/index.html" => (INDEX_HTML.to_string(), "text/html; charset=utf-8"),
         "/viewer.js" => (VIEWER_JS.to_string(), "text/javascript; charset=utf-8"),
         "/viewer.css" => (VIEWER_CSS.to_string(), "text/css; charset=utf-8"),
-        "/stats.json" => (state.snapshot_json(), "application/json"),
+        "/stats.json" => (shared.state.snapshot_json(), "application/json"),
         "/events" if *request.method() == Method::Head => {
             let r = Response::empty(200).with_header(header("Content-Type", "text/event-stream"));
             let _ = request.respond(r);
             return;
         }
-        "/events" => return start_stream(request, state, stop, streams, period),
+        "/events" => return start_stream(request, shared),
         "/favicon.ico" => {
             let _ = request.respond(Response::empty(204));
             return;
@@ -163,53 +186,42 @@ fn route(
 
 /// Hand the request to a thread that writes one snapshot per period until the page goes away
 /// or the viewer stops.
-fn start_stream(
-    request: Request,
-    state: &ViewState,
-    stop: &Arc<AtomicBool>,
-    streams: &Arc<AtomicUsize>,
-    period: Duration,
-) {
-    if streams.fetch_add(1, Ordering::AcqRel) >= MAX_STREAMS {
-        streams.fetch_sub(1, Ordering::AcqRel);
+fn start_stream(request: Request, shared: &Arc<Shared>) {
+    if shared.streams.fetch_add(1, Ordering::AcqRel) >= MAX_STREAMS {
+        shared.streams.fetch_sub(1, Ordering::AcqRel);
         let r = Response::from_string("too many live viewers\n").with_status_code(503);
         let _ = request.respond(r);
         return;
     }
-    let (state, stop, streams2) = (state.clone(), stop.clone(), streams.clone());
+    let mine = shared.clone();
     let spawned = thread::Builder::new()
         .name("arsock-viewer-stream".into())
         .spawn(move || {
             // tiny_http's own chunked writer buffers 8 KiB; a raw writer lets each event go
             // out at once.
             let mut w = request.into_writer();
-            let _ = stream(&mut *w, &state, &stop, period);
-            streams2.fetch_sub(1, Ordering::AcqRel);
+            let _ = stream(&mut *w, &mine);
+            mine.streams.fetch_sub(1, Ordering::AcqRel);
         });
     if spawned.is_err() {
-        streams.fetch_sub(1, Ordering::AcqRel);
+        shared.streams.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-fn stream(
-    w: &mut dyn Write,
-    state: &ViewState,
-    stop: &AtomicBool,
-    period: Duration,
-) -> io::Result<()> {
+fn stream(w: &mut dyn Write, shared: &Shared) -> io::Result<()> {
     w.write_all(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n\
           Connection: close\r\nX-Accel-Buffering: no\r\n\r\nretry: 1000\n\n",
     )?;
     w.flush()?;
     let mut next = Instant::now();
-    while !stop.load(Ordering::Acquire) {
-        let json = state.snapshot_json();
+    while !shared.stop.load(Ordering::Acquire) {
+        let json = shared.snapshot();
         w.write_all(b"event: view\ndata: ")?;
         w.write_all(json.as_bytes())?;
         w.write_all(b"\n\n")?;
         w.flush()?;
-        next += period;
+        next += gap_after(shared.period, json.len());
         let now = Instant::now();
         if next > now {
             thread::sleep(next - now);
@@ -218,4 +230,26 @@ fn stream(
         }
     }
     Ok(())
+}
+
+/// Time until the next snapshot of a stream: the period, or longer for a snapshot so big that
+/// the stream would carry more than [`MAX_STREAM_RATE`] bytes/s (a big hub's page updates less
+/// often instead of falling behind).
+fn gap_after(period: Duration, snapshot_len: usize) -> Duration {
+    period.max(Duration::from_secs_f64(
+        snapshot_len as f64 / MAX_STREAM_RATE,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_snapshots_go_at_the_stream_rate_and_big_ones_are_spaced_out() {
+        let period = Duration::from_secs(1) / 30;
+        assert_eq!(gap_after(period, 2_000), period);
+        assert_eq!(gap_after(period, 400_000), Duration::from_millis(100));
+        assert_eq!(gap_after(period, 4_000_000), Duration::from_secs(1));
+    }
 }
