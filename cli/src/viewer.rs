@@ -116,16 +116,20 @@ struct Shared {
     period: Duration,
     /// The newest snapshot as JSON and when it was made: streams within half a period of each
     /// other share one serialisation.
-    latest: Mutex<(Instant, Arc<String>)>,
+    latest: Mutex<Option<(Instant, Arc<String>)>>,
 }
 
 impl Shared {
     fn snapshot(&self) -> Arc<String> {
         let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
-        if latest.0.elapsed() >= self.period / 2 {
-            *latest = (Instant::now(), Arc::new(self.state.snapshot_json()));
+        match &*latest {
+            Some((made, json)) if made.elapsed() < self.period / 2 => json.clone(),
+            _ => {
+                let json = Arc::new(self.state.snapshot_json());
+                *latest = Some((Instant::now(), json.clone()));
+                json
+            }
         }
-        latest.1.clone()
     }
 }
 
@@ -135,7 +139,7 @@ fn serve(server: &Server, state: &ViewState, stop: &Arc<AtomicBool>, period: Dur
         stop: stop.clone(),
         streams: AtomicUsize::new(0),
         period,
-        latest: Mutex::new((Instant::now(), Arc::new(state.snapshot_json()))),
+        latest: Mutex::new(None),
     });
     while !stop.load(Ordering::Acquire) {
         let request = match server.recv() {
