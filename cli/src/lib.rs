@@ -3,6 +3,7 @@
 //! (`src/main.rs`) only parses arguments and calls [`run`].
 
 pub mod args;
+pub mod interrupt;
 pub mod netcat;
 pub mod report;
 pub mod view;
@@ -32,6 +33,14 @@ impl Failure {
         Failure {
             message: message.into(),
             code: EXIT_FAILURE,
+        }
+    }
+
+    /// Ctrl-C or SIGTERM ended the command.
+    pub fn interrupted() -> Failure {
+        Failure {
+            message: "interrupted".into(),
+            code: interrupt::EXIT_INTERRUPTED,
         }
     }
 

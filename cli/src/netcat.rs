@@ -2,7 +2,7 @@
 //! listening port), raw bytes or whole messages, stdin to the socket and the socket to stdout.
 
 use crate::args::{ConnArgs, RecvArgs, SendArgs};
-use crate::Failure;
+use crate::{interrupt, Failure};
 use arsock::{Connection, Error, Server, Timeout};
 use std::io::{self, BufRead, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +16,8 @@ const CHUNK: usize = 64 << 10;
 const FIRST_MSG_BUF: usize = 64 << 10;
 /// Longest wait for queued data to reach the socket after the end of stdin.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+/// How often blocked waits check for Ctrl-C.
+const TICK: Duration = Duration::from_millis(100);
 /// What the core says when the peer closed cleanly and everything was read.
 const CLEAN_EOF: &str = "the peer closed the connection";
 
@@ -44,9 +46,16 @@ fn open(args: &ConnArgs) -> Result<Connection, Failure> {
             .listen(1)
             .map_err(|e| net_error("cannot listen", e))?;
         eprintln!("arsock: listening on {}", server.local_addr());
-        let conn = server
-            .accept(Timeout::Forever)
-            .map_err(|e| net_error("accept failed", e))?;
+        let conn = loop {
+            if interrupt::requested() {
+                return Err(Failure::interrupted());
+            }
+            match server.accept(Timeout::After(TICK)) {
+                Ok(c) => break c,
+                Err(Error::Timeout) => continue,
+                Err(e) => return Err(net_error("accept failed", e)),
+            }
+        };
         if let Ok(peer) = conn.peer_addr() {
             eprintln!("arsock: connection from {peer}");
         }
@@ -83,11 +92,14 @@ fn copy_to(
     out: &mut dyn Write,
     stop: &AtomicBool,
 ) -> Result<(), Failure> {
-    let tick = Timeout::After(Duration::from_millis(100));
+    let tick = Timeout::After(TICK);
     let mut buf = vec![0u8; if msg { FIRST_MSG_BUF } else { CHUNK }];
     loop {
         if stop.load(Ordering::Acquire) {
             return Ok(());
+        }
+        if interrupt::requested() {
+            return Err(Failure::interrupted());
         }
         let got = if msg {
             conn.recv_msg(&mut buf, tick)
@@ -217,6 +229,9 @@ fn send_lines(conn: &Connection, max: usize) -> Result<(), Failure> {
 fn drain(conn: &Connection) -> Result<(), Failure> {
     let until = Instant::now() + DRAIN_LIMIT;
     while conn.send_queue_len() > 0 {
+        if interrupt::requested() {
+            return Err(Failure::interrupted());
+        }
         if Instant::now() >= until {
             return Err(Failure::new(format!(
                 "the peer did not take the last {} bytes within {} s",

@@ -322,3 +322,53 @@ fn send_reports_a_reset_with_status_1() {
         out.stderr
     );
 }
+
+#[test]
+fn ctrl_c_while_listening_ends_recv_with_status_130() {
+    let mut recv = Proc::spawn(&["recv", "-l", "0", "--host", LOOPBACK]);
+    let port = recv.listening_port();
+    recv.interrupt();
+    let out = recv.finish();
+    assert_eq!(out.status.code(), Some(130), "{}", out.stderr);
+    assert!(out.stderr.contains("arsock: interrupted"), "{}", out.stderr);
+    // The listener is gone with the process.
+    assert!(TcpStream::connect((LOOPBACK, port)).is_err());
+}
+
+#[test]
+fn ctrl_c_during_a_transfer_keeps_what_was_received_and_ends_with_130() {
+    let listener = TcpListener::bind((LOOPBACK, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let recv = Proc::spawn(&["recv", &format!("{LOOPBACK}:{port}")]);
+    let (mut s, _) = listener.accept().unwrap();
+    s.write_all(b"first part, then silence").unwrap();
+    recv.wait_stdout(24);
+    recv.interrupt();
+    let out = recv.finish();
+    drop(s);
+    assert_eq!(out.status.code(), Some(130), "{}", out.stderr);
+    assert_eq!(out.stdout, b"first part, then silence");
+}
+
+#[test]
+fn ctrl_c_ends_send_waiting_on_stdin_with_status_130() {
+    let server = Server::bind(LOOPBACK, 0).unwrap();
+    server.listen(0).unwrap();
+    let port = server.local_addr().port();
+    let mut send = Proc::spawn(&["send", "--msg", &format!("{LOOPBACK}:{port}")]);
+    let mut stdin = send.stdin.take().unwrap(); // kept open
+    stdin.write_all(b"one\n").unwrap();
+    let conn = server
+        .accept(Timeout::After(Duration::from_secs(20)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let n = conn
+        .recv_msg(&mut buf, Timeout::After(Duration::from_secs(20)))
+        .unwrap();
+    assert_eq!(&buf[..n], b"one");
+    send.interrupt();
+    let out = send.finish();
+    drop(stdin);
+    assert_eq!(out.status.code(), Some(130), "{}", out.stderr);
+    assert!(out.stderr.contains("interrupted"), "{}", out.stderr);
+}

@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,8 @@ pub fn arsock() -> Command {
 pub struct Proc {
     child: Child,
     pub stdin: Option<ChildStdin>,
-    stdout: Option<JoinHandle<Vec<u8>>>,
+    stdout: Option<JoinHandle<()>>,
+    stdout_seen: Arc<Mutex<Vec<u8>>>,
     stderr: Receiver<String>,
     stderr_seen: Vec<String>,
 }
@@ -41,10 +43,13 @@ impl Proc {
             .expect("arsock binary starts");
         let stdin = child.stdin.take();
         let mut out = child.stdout.take().unwrap();
+        let stdout_seen = Arc::new(Mutex::new(Vec::new()));
+        let seen = stdout_seen.clone();
         let stdout = Some(thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = out.read_to_end(&mut v);
-            v
+            let mut buf = [0u8; 64 << 10];
+            while let Ok(n @ 1..) = out.read(&mut buf) {
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
         }));
         let err = child.stderr.take().unwrap();
         let (tx, stderr) = channel();
@@ -64,6 +69,7 @@ impl Proc {
             child,
             stdin,
             stdout,
+            stdout_seen,
             stderr,
             stderr_seen: Vec::new(),
         }
@@ -100,6 +106,28 @@ impl Proc {
         })
     }
 
+    /// Wait until stdout has at least `len` bytes (failing after the watchdog).
+    pub fn wait_stdout(&self, len: usize) {
+        let deadline = Instant::now() + WATCHDOG;
+        while self.stdout_seen.lock().unwrap().len() < len {
+            assert!(
+                Instant::now() < deadline,
+                "stdout stayed short of {len} bytes"
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Send SIGINT, as Ctrl-C in a terminal does.
+    pub fn interrupt(&self) {
+        let ok = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs")
+            .success();
+        assert!(ok, "kill -INT failed");
+    }
+
     /// Close stdin without writing anything.
     pub fn close_stdin(&mut self) {
         self.stdin.take();
@@ -123,7 +151,8 @@ impl Proc {
             }
             thread::sleep(Duration::from_millis(5));
         };
-        let stdout = self.stdout.take().unwrap().join().unwrap();
+        self.stdout.take().unwrap().join().unwrap();
+        let stdout = std::mem::take(&mut *self.stdout_seen.lock().unwrap());
         let mut lines = std::mem::take(&mut self.stderr_seen);
         while let Ok(l) = self.stderr.recv_timeout(Duration::from_secs(5)) {
             lines.push(l);
