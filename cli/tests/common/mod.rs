@@ -120,12 +120,15 @@ impl Proc {
 
     /// Send SIGINT, as Ctrl-C in a terminal does.
     pub fn interrupt(&self) {
-        let ok = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs")
-            .success();
-        assert!(ok, "kill -INT failed");
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits pid_t");
+        // SAFETY: kill(2) with our own child's pid (not yet reaped: `self.child` owns it).
+        let rc = unsafe { libc::kill(pid, libc::SIGINT) };
+        assert_eq!(
+            rc,
+            0,
+            "kill(SIGINT) failed: {}",
+            std::io::Error::last_os_error()
+        );
     }
 
     /// Close stdin without writing anything.
