@@ -6,6 +6,7 @@ pub mod args;
 pub mod interrupt;
 pub mod netcat;
 pub mod report;
+pub mod sim;
 pub mod view;
 pub mod viewer;
 

@@ -11,6 +11,7 @@ mod cdp;
 #[path = "common/http.rs"]
 mod http;
 
+use arsock_cli::sim::{self, Walker};
 use arsock_cli::view::{HubTotals, ViewState};
 use arsock_cli::viewer::Viewer;
 use serde_json::Value;
@@ -120,22 +121,14 @@ fn walking_source() -> Source {
     }
 }
 
-const NAMES: [&str; DEVICES] = [
-    "Vision Pro · Ana",
-    "Quest 3 · Ben",
-    "iPhone 15 · Chloe",
-    "Pixel 8 · Dev",
-    "iPad Pro · Eli",
-    "Quest 3 · Fay",
-    "Galaxy S24 · Gus",
-    "HoloLens 2 · Hana",
-];
-
-/// Each walker follows its own smooth loop around a 8 m × 6 m room, facing where it goes.
+/// 8 simulated people walking in an 8 m × 6 m room (`arsock_cli::sim`, as the bots will).
 fn walk(state: &ViewState, stop: &AtomicBool) {
     const ROOM: &str = "demo";
-    for (i, name) in NAMES.iter().enumerate() {
-        state.peer_joined(ROOM, i as u32 + 1, name);
+    let walkers: Vec<Walker> = (0..DEVICES)
+        .map(|i| Walker::new(i as u64 + 1, 8.0, 6.0))
+        .collect();
+    for i in 0..DEVICES {
+        state.peer_joined(ROOM, i as u32 + 1, &sim::device_name(i));
     }
     state.anchor_placed(ROOM, "table", 0.0, 0.0, 1);
     state.anchor_placed(ROOM, "whiteboard", -3.2, -2.2, 3);
@@ -143,34 +136,28 @@ fn walk(state: &ViewState, stop: &AtomicBool) {
     let start = Instant::now();
     let mut ticks = 0u64;
     while !stop.load(Ordering::Acquire) {
-        let t = start.elapsed().as_secs_f32();
-        for i in 0..DEVICES {
-            let f = i as f32;
-            let (w, phase) = (0.35 + 0.05 * f, f * 0.785);
-            let (rx, rz) = (1.2 + 0.3 * (f % 4.0), 0.8 + 0.25 * (f % 3.0));
-            let (cx, cz) = (
-                -2.0 + 4.0 * ((i % 4) as f32) / 3.0,
-                if i < 4 { -1.2 } else { 1.2 },
-            );
-            let a = w * t + phase;
-            let (x, z) = (cx + rx * a.cos(), cz + rz * (2.0 * a).sin() * 0.8);
-            let (vx, vz) = (-rx * a.sin(), rz * 1.6 * (2.0 * a).cos());
-            let yaw = (-vx).atan2(-vz);
+        // Start 30 s into the walk, so the people are spread over the room.
+        let t = 30.0 + start.elapsed().as_secs_f64();
+        for (i, w) in walkers.iter().enumerate() {
+            let p = w.pose_at(t);
             let id = i as u32 + 1;
-            let wobble = ((t * 3.0 + f).sin() * 0.5 + 0.5) as f64;
-            state.peer_pose(ROOM, id, x, z, yaw, Some(0.35 + 0.3 * wobble));
+            let wobble = (t * 3.0 + i as f64).sin() * 0.5 + 0.5;
+            state.peer_pose(
+                ROOM,
+                id,
+                p.position[0],
+                p.position[2],
+                p.yaw,
+                Some(0.35 + 0.3 * wobble),
+            );
             state.peer_rtt(ROOM, id, 0.25 + 0.2 * wobble);
         }
         ticks += 1;
         state.set_totals(HubTotals {
-            address: String::new(),
             rooms: 1,
             peers: DEVICES as u32,
-            messages_per_s: 0.0,
             poses_per_s: ticks as f64 * DEVICES as f64 / start.elapsed().as_secs_f64().max(0.001),
-            bytes_in_per_s: 0.0,
-            bytes_out_per_s: 0.0,
-            queue_high_water: 0,
+            ..HubTotals::default()
         });
         thread::sleep(Duration::from_millis(16));
     }

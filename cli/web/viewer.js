@@ -7,7 +7,8 @@ const SVG = "http://www.w3.org/2000/svg";
 const MIN_SPAN = 6;              // metres shown at least across
 const TRAIL = 45;                // positions kept per peer for its trail
 const rooms = new Map();         // name -> room card state
-let updates = 0, rateCount = 0, rateT0 = performance.now();
+let updates = 0, lastRate = 0;
+const stamps = [];               // hub times (ms) of the snapshots received in the last second
 
 const $ = (id) => document.getElementById(id);
 function el(tag, attrs, parent) {
@@ -241,12 +242,15 @@ function connect() {
     let view;
     try { view = JSON.parse(ev.data); } catch (e) { return; }
     render(view);
-    updates++; rateCount++;
+    updates++;
     document.body.dataset.updates = updates;
+    // Rate by the hub's clock, so a burst of late events (a busy tab) does not inflate it.
+    stamps.push(view.time_ms);
+    while (stamps.length && stamps[0] <= view.time_ms - 1000) stamps.shift();
     const now = performance.now();
-    if (now - rateT0 >= 1000) {
-      $("rate").textContent = `${Math.round(rateCount * 1000 / (now - rateT0))} updates/s`;
-      rateCount = 0; rateT0 = now;
+    if (now - lastRate >= 500 && view.time_ms >= 1000) {
+      $("rate").textContent = `${stamps.length} updates/s`;
+      lastRate = now;
     }
   });
 }
