@@ -47,14 +47,14 @@ const SEND_HELP: &str = "Send stdin over one connection (connect to HOST:PORT, o
     --wait-ms more, then the connection is closed. If the peer closes first, send ends there \
     (what is left of stdin is not read).\n\n\
     Exit status: 0 done (or the peer closed cleanly), 1 network or I/O error (refused, reset, \
-    protocol error), 2 bad arguments.";
+    protocol error), 2 bad arguments, 130 Ctrl-C.";
 
 const RECV_HELP: &str = "Write what one connection receives to stdout, until the peer closes \
     (connect to HOST:PORT, or accept one with --listen PORT).\n\n\
     Raw mode (default): the bytes, as they arrive. Message mode (--msg): each whole arsock \
     message followed by \"\\n\".\n\n\
     Exit status: 0 the peer closed cleanly, 1 network or I/O error (refused, reset, protocol \
-    error), 2 bad arguments.";
+    error), 2 bad arguments, 130 Ctrl-C (what was received is written out first).";
 
 #[derive(Debug, Args)]
 pub struct HubArgs {
