@@ -102,6 +102,17 @@ struct Inner {
     rooms: BTreeMap<String, Room>,
 }
 
+/// The room, created if there is room for it (pose updates, the common case, allocate nothing).
+fn room_mut<'a>(rooms: &'a mut BTreeMap<String, Room>, name: &str) -> Option<&'a mut Room> {
+    if !rooms.contains_key(name) {
+        if rooms.len() >= MAX_ROOMS {
+            return None;
+        }
+        rooms.insert(name.to_string(), Room::default());
+    }
+    rooms.get_mut(name)
+}
+
 /// The live view model, filled by the hub and read by the viewer. See the module docs.
 #[derive(Clone)]
 pub struct ViewState {
@@ -134,10 +145,9 @@ impl ViewState {
     /// the update is dropped: the page shows the first 256 rooms and peers).
     fn with_peer(&self, room: &str, id: u32, f: impl FnOnce(&mut PeerView)) {
         let mut inner = self.lock();
-        if !inner.rooms.contains_key(room) && inner.rooms.len() >= MAX_ROOMS {
+        let Some(r) = room_mut(&mut inner.rooms, room) else {
             return;
-        }
-        let r = inner.rooms.entry(room.to_string()).or_default();
+        };
         if !r.peers.contains_key(&id) && r.peers.len() >= MAX_PEERS {
             return;
         }
@@ -214,10 +224,9 @@ impl ViewState {
             return;
         }
         let mut inner = self.lock();
-        if !inner.rooms.contains_key(room) && inner.rooms.len() >= MAX_ROOMS {
+        let Some(r) = room_mut(&mut inner.rooms, room) else {
             return;
-        }
-        let r = inner.rooms.entry(room.to_string()).or_default();
+        };
         if !r.anchors.contains_key(key) && r.anchors.len() >= MAX_ANCHORS {
             return;
         }
@@ -375,12 +384,17 @@ mod tests {
     }
 
     #[test]
-    fn peers_beyond_the_limit_are_not_added() {
+    fn peers_and_rooms_beyond_the_limits_are_not_added() {
         let v = ViewState::new();
         for id in 0..(MAX_PEERS as u32 + 10) {
             v.peer_joined("r", id, "p");
         }
         assert_eq!(v.snapshot().rooms[0].peers.len(), MAX_PEERS);
+        for r in 0..(MAX_ROOMS + 5) {
+            v.anchor_placed(&format!("room {r}"), "k", 0.0, 0.0, 0);
+        }
+        v.peer_joined("one too many", 1, "p");
+        assert_eq!(v.snapshot().rooms.len(), MAX_ROOMS);
     }
 
     #[test]
