@@ -34,6 +34,7 @@ suite() {
 
 # --no-fail-fast: a failing test binary must not keep the others from running.
 suite rust cargo test --all-targets --no-fail-fast
+suite cli cargo test -p arsock-cli --all-targets --no-fail-fast
 suite release-build cargo build --release --lib
 export ARSOCK_LIB_DIR="$PWD/target/release"
 for s in python csharp cpp; do
