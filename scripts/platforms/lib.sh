@@ -73,8 +73,15 @@ NM="$(llvm_tool llvm-nm)"
 STRIP="$(llvm_tool llvm-strip)"
 
 # exported_symbols FILE: the arsock_* functions FILE exports, one per line, sorted (Mach-O
-# names lose their leading underscore). Works for ELF, Mach-O, COFF archives and .a files.
+# names lose their leading underscore): ELF, Mach-O and .a files through llvm-nm, a Windows
+# DLL's export table through objdump -p.
 exported_symbols() {
+    case "$1" in
+        *.dll)
+            objdump -p "$1" | sed -n 's/^[[:space:]]*\[ *[0-9]*\] \(arsock_[a-z0-9_]*\)$/\1/p' | sort -u
+            return
+            ;;
+    esac
     "$NM" -g --defined-only "$1" 2>/dev/null |
         awk '$2 ~ /^[TtW]$/ { print $3 }' | sed -E 's/^_(arsock_)/\1/' | grep -E '^arsock_' | sort -u
 }
@@ -100,4 +107,79 @@ check_exports() {
 # state before the Windows port); Windows steps SKIP then instead of failing.
 windows_declared_unsupported() {
     grep -rs -A1 'cfg(not(unix))' "$ROOT/src" | grep -q 'compile_error!'
+}
+
+# cross_test_args LABEL: sets CROSS_TESTS to `--test NAME` for every tests/*.rs file that can
+# run on another CPU/OS through a runner (qemu, wine), and SKIPs each of the others with the
+# reason: files that build host programs (cc, an LD_PRELOAD shim) or load the library into the
+# host's python3.
+cross_test_args() {
+    local f name reason
+    CROSS_TESTS=()
+    for f in "$ROOT"/tests/*.rs; do
+        name=$(basename "$f" .rs)
+        reason=""
+        if grep -q 'LD_PRELOAD' "$f"; then
+            reason="builds an LD_PRELOAD shim with the host C compiler"
+        elif grep -q 'python3' "$f"; then
+            reason="loads the library into the host's python3"
+        elif grep -qE 'common::native|Command::new' "$f"; then
+            reason="compiles and runs host programs (cc, cargo); the C example runs cross in this script instead"
+        fi
+        if [ -n "$reason" ]; then
+            skip "$1 test $name" "$reason"
+        else
+            CROSS_TESTS+=(--test "$name")
+        fi
+    done
+}
+
+# run_cross_tests LABEL TARGET LOG: cargo test for TARGET (lib + CROSS_TESTS) through its
+# runner, bounded to 15 minutes; PASS/FAIL with the counts.
+run_cross_tests() {
+    local label=$1 target=$2 log=$3 rc np nf
+    mkdir -p "$(dirname "$log")"
+    timeout 900 cargo test -p arsock --no-fail-fast --target "$target" --lib "${CROSS_TESTS[@]}" >"$log" 2>&1
+    rc=$?
+    grep -E '^(test result|     Running|test .* FAILED|failures:)' "$log"
+    np=$(grep -E '^test result' "$log" | grep -oE '[0-9]+ passed' | awk '{ s += $1 } END { print s + 0 }')
+    nf=$(grep -E '^test result' "$log" | grep -oE '[0-9]+ failed' | awk '{ s += $1 } END { print s + 0 }')
+    if [ "$rc" -eq 0 ] && [ "$np" -gt 0 ]; then
+        pass "$label: $np passed, $nf failed"
+    else
+        tail -40 "$log" >&2
+        fail "$label" "exit $rc, $np passed, $nf failed (log: $log)"
+    fi
+}
+
+# run_c_demo LABEL OUTDIR RUNNER SERVER CLIENT: the demo of examples/run_demo.sh through a
+# runner (e.g. "qemu-aarch64 -L ..." or "wine"): the Rust server example and the C client
+# example talk on loopback; PASS if the client saw the raw reply, all five message replies and
+# finished.
+run_c_demo() {
+    local label=$1 out=$2 server_exe=$4 client_exe=$5 server crc ports
+    local -a runner
+    read -r -a runner <<<"$3"
+    mkdir -p "$out"
+    : >"$out/server.log"
+    timeout 90 "${runner[@]}" "$server_exe" --clients 2 >"$out/server.log" 2>"$out/server.err" &
+    server=$!
+    for _ in $(seq 300); do grep -qE ':[0-9]+.*:[0-9]+' "$out/server.log" && break; sleep 0.1; done
+    read -r -a ports <<<"$(head -1 "$out/server.log" | grep -oE ':[0-9]+' | tr -d : | tr '\n' ' ')"
+    if [ ${#ports[@]} -ne 2 ]; then
+        fail "$label" "the server did not print its two ports: $(head -3 "$out/server.log" "$out/server.err")"
+    else
+        timeout 60 "${runner[@]}" "$client_exe" 127.0.0.1 "${ports[0]}" "${ports[1]}" >"$out/client.log" 2>"$out/client.err"
+        crc=$?
+        if [ "$crc" -eq 0 ] && grep -q 'raw reply: AR content for \[DEVICE phone-1' "$out/client.log" &&
+            grep -q '^message reply 5: {"update":5,' "$out/client.log" &&
+            [ "$(tail -1 "$out/client.log" | tr -d '\r')" = done ]; then
+            pass "$label: raw and message replies exchanged with the Rust server example"
+        else
+            cat "$out/client.log" "$out/client.err" >&2
+            fail "$label" "c_client exit $crc or unexpected output"
+        fi
+    fi
+    kill "$server" 2>/dev/null
+    wait "$server" 2>/dev/null
 }
