@@ -29,7 +29,11 @@ fn process_prng_fills_buffers_with_fresh_random_bytes() {
 #[test]
 fn hashmap_seeds_differ_between_threads() {
     use std::hash::{BuildHasher, RandomState};
-    let hashes = || (0..8u64).map(|i| RandomState::new().hash_one(i)).collect::<Vec<_>>();
+    let hashes = || {
+        (0..8u64)
+            .map(|i| RandomState::new().hash_one(i))
+            .collect::<Vec<_>>()
+    };
     let a = std::thread::spawn(hashes).join().expect("thread a");
     let b = std::thread::spawn(hashes).join().expect("thread b");
     assert_ne!(a, b, "two threads got the same HashMap seed");
@@ -50,7 +54,8 @@ fn loopback_tcp_echo_between_threads() {
         s.write_all(&buf).expect("write");
     });
     let mut c = TcpStream::connect(addr).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     c.write_all(b"hello").expect("write");
     let mut buf = [0u8; 5];
     c.read_exact(&mut buf).expect("read");
@@ -64,10 +69,14 @@ fn read_timeout_on_a_silent_peer_expires() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let mut c = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
     let _peer = listener.accept().expect("accept");
-    c.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
+    c.set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("timeout");
     let err = c.read(&mut [0u8; 1]).expect_err("nothing was sent");
     assert!(
-        matches!(err.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock),
+        matches!(
+            err.kind(),
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+        ),
         "{err:?}"
     );
 }
