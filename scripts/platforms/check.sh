@@ -30,25 +30,32 @@ for t in "${targets[@]}"; do
     fi
 done
 
-# All targets in one cargo call (shared build script, both cores busy); if that fails, one
-# call per target tells which.
-args=()
-for t in "${ready[@]}"; do args+=(--target "$t"); done
-if [ ${#ready[@]} -gt 0 ] && cargo check -q -p arsock --lib "${args[@]}" 2>/dev/null; then
-    for t in "${ready[@]}"; do pass "check $t"; done
-else
-    for t in "${ready[@]}"; do
-        log="$TARGET_DIR/platforms/check-$t.log"
-        mkdir -p "$(dirname "$log")"
-        if cargo check -p arsock --lib --target "$t" --message-format short >"$log" 2>&1; then
-            pass "check $t"
-        elif [ "$t" = x86_64-pc-windows-gnu ] && windows_declared_unsupported; then
-            skip "check $t" "Windows: source not yet portable (compiler errors below)"
-            grep -E '^(src/|error)' "$log" | sed 's/^/    /'
-        else
-            fail "check $t" "see $log"
-            grep -E '^(src/|error)' "$log" | head -30 | sed 's/^/    /' >&2
-        fi
-    done
+# check_one TARGET: one cargo call, PASS/SKIP/FAIL with the compiler's errors.
+check_one() {
+    local t=$1 log="$TARGET_DIR/platforms/check-$1.log"
+    mkdir -p "$(dirname "$log")"
+    if cargo check -p arsock --lib --target "$t" --message-format short >"$log" 2>&1; then
+        pass "check $t"
+    elif [ "$t" = x86_64-pc-windows-gnu ] && windows_declared_unsupported; then
+        skip "check $t" "Windows: source not yet portable (compiler errors below)"
+        grep -E '^(src/|error)' "$log" | sed 's/^/    /'
+    else
+        fail "check $t" "see $log"
+        grep -E '^(src/|error)' "$log" | head -30 | sed 's/^/    /' >&2
+    fi
+}
+
+# Windows on its own; all other targets in one cargo call (one build script, both cores
+# busy); if that fails, one call per target tells which.
+rest=()
+for t in "${ready[@]}"; do
+    if [ "$t" = x86_64-pc-windows-gnu ]; then check_one "$t"; else rest+=(--target "$t"); fi
+done
+if [ ${#rest[@]} -gt 0 ]; then
+    if cargo check -q -p arsock --lib "${rest[@]}" 2>/dev/null; then
+        for ((i = 1; i < ${#rest[@]}; i += 2)); do pass "check ${rest[i]}"; done
+    else
+        for ((i = 1; i < ${#rest[@]}; i += 2)); do check_one "${rest[i]}"; done
+    fi
 fi
 summary check
