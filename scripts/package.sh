@@ -87,11 +87,46 @@ check_page_align() {
 
 release() { echo "$TARGET_DIR/$1/release"; }
 
+# check_needed WHAT SO ALLOWED...: the shared libraries SO needs (DT_NEEDED) are all in ALLOWED
+# (C library parts every system of that kind has).
+check_needed() {
+    local what=$1 so=$2 needed bad=()
+    shift 2
+    needed=$(readelf -dW "$so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+    for n in $needed; do
+        case " $* " in *" $n "*) ;; *) bad+=("$n") ;; esac
+    done
+    if [ ${#bad[@]} -gt 0 ]; then
+        fail "$what dependencies" "not part of the system: ${bad[*]}"
+    else
+        pass "$what needs only $(echo $needed)"
+    fi
+}
+LINUX_LIBS="libc.so.6 libm.so.6 libgcc_s.so.1 libpthread.so.0 libdl.so.2 librt.so.1 ld-linux-x86-64.so.2 ld-linux-aarch64.so.1"
+ANDROID_LIBS="libc.so libm.so libdl.so liblog.so"
+
+# check_dylib WHAT DYLIB: install name @rpath/libarsock.dylib and only system libraries used.
+check_dylib() {
+    local what=$1 dylib=$2 objdump id deps bad
+    objdump=$(llvm_tool llvm-objdump)
+    id=$("$objdump" --macho --dylib-id "$dylib" | sed -n 2p | tr -d '[:space:]')
+    deps=$("$objdump" --macho --dylibs-used "$dylib" | tail -n +2 | awk '{ print $1 }' | grep -vx "$id")
+    bad=$(echo "$deps" | grep -vE '^(/usr/lib/|/System/Library/)')
+    if [ "$id" != "@rpath/libarsock.dylib" ]; then
+        fail "$what install name" "is $id, want @rpath/libarsock.dylib"
+    elif [ -n "$bad" ]; then
+        fail "$what libraries" "not part of macOS: $(echo $bad)"
+    else
+        pass "$what: install name $id; uses only $(echo $deps)"
+    fi
+}
+
 # ------------------------------------------------------------------------------------ linux
 build_linux() {
     echo "== linux x86_64"
     if cargo build -q -p arsock --release --lib; then
-        ship linux-x86_64 x86_64-unknown-linux-gnu "$TARGET_DIR/release/libarsock.so"
+        ship linux-x86_64 x86_64-unknown-linux-gnu "$TARGET_DIR/release/libarsock.so" &&
+            check_needed linux-x86_64/libarsock.so "$DIST/linux-x86_64/libarsock.so" $LINUX_LIBS
         ship linux-x86_64 x86_64-unknown-linux-gnu "$TARGET_DIR/release/libarsock.a"
     else
         fail "linux-x86_64" "cargo build --release --lib failed"
@@ -104,7 +139,8 @@ build_linux() {
         not_built linux-aarch64 $t "no aarch64-linux-gnu-gcc (apt: gcc-aarch64-linux-gnu)"
     elif cargo build -q -p arsock --release --lib --target $t; then
         ship linux-aarch64 $t "$(release $t)/libarsock.so" &&
-            check_page_align linux-aarch64/libarsock.so "$DIST/linux-aarch64/libarsock.so" 0x4000
+            check_page_align linux-aarch64/libarsock.so "$DIST/linux-aarch64/libarsock.so" 0x4000 &&
+            check_needed linux-aarch64/libarsock.so "$DIST/linux-aarch64/libarsock.so" $LINUX_LIBS
         ship linux-aarch64 $t "$(release $t)/libarsock.a"
     else
         fail "linux-aarch64" "cargo build --release --lib --target $t failed"
@@ -163,8 +199,11 @@ build_apple() {
             platform=${platform/aarch64/arm64}
             if ! have_target $t; then
                 not_built "$platform" $t "rustup cannot install the $t standard library"
-            elif quiet "$LOGS/$t.log" cargo zigbuild -p arsock --release --lib --target $t; then
-                ship "$platform" $t "$(release $t)/libarsock.dylib"
+            # Install name @rpath/libarsock.dylib, not the build path, so an app that embeds
+            # the library finds it through its own rpath.
+            elif quiet "$LOGS/$t.log" env "CARGO_TARGET_$(echo $t | tr 'a-z-' 'A-Z_')_RUSTFLAGS=-C link-arg=-Wl,-install_name,@rpath/libarsock.dylib" \
+                cargo zigbuild -p arsock --release --lib --target $t; then
+                ship "$platform" $t "$(release $t)/libarsock.dylib" && check_dylib "$platform/libarsock.dylib" "$DIST/$platform/libarsock.dylib"
                 ship "$platform" $t "$(release $t)/libarsock.a"
             else
                 fail "$platform" "cargo zigbuild --release --lib --target $t failed"
@@ -222,7 +261,8 @@ build_android() {
                 "CARGO_TARGET_${var}_RUSTFLAGS=-C link-arg=-Wl,-z,max-page-size=16384" \
                 cargo build -q -p arsock --release --lib --target $t; then
                 ship "$platform" $t "$(release $t)/libarsock.so" &&
-                    check_page_align "$platform/libarsock.so" "$DIST/$platform/libarsock.so" 0x4000
+                    check_page_align "$platform/libarsock.so" "$DIST/$platform/libarsock.so" 0x4000 &&
+                    check_needed "$platform/libarsock.so" "$DIST/$platform/libarsock.so" $ANDROID_LIBS
             else
                 fail "$platform" "cargo build with the NDK linker $cc failed"
             fi
