@@ -5,8 +5,9 @@
 #
 # 1. Builds the ProcessPrng stub (bcryptprimitives_stub.c -> bcryptprimitives.dll) that
 #    Debian's wine 8 lacks and Rust's std needs (Windows 10+ has the real one).
-# 2. Toolchain smoke test: wine_smoke.rs built with `rustc --test` for Windows, its imports
-#    checked against the allow-list, run under wine (with, and once without, the stub).
+# 2. Toolchain smoke test: wine_smoke.rs as the test of a throwaway package, run by
+#    `cargo test --target x86_64-pc-windows-gnu` through wine (as arsock's tests will be), its
+#    imports checked against the allow-list; once more without the stub (must not load).
 # 3. arsock.dll + import library (libarsock.dll.a) + static library (libarsock.a), release;
 #    imports of arsock.dll checked with objdump -p against the allow-list of system DLLs.
 # 4. The Rust integration tests (those that need no host programs) under wine, then the C
@@ -80,28 +81,36 @@ fi
 put_stub() { mkdir -p "$1" && cp "$STUB" "$1/"; }
 
 # ---------------------------------------------------------------- 2. toolchain smoke test
-echo "== toolchain smoke test (scripts/platforms/wine_smoke.rs)"
-SMOKE="$OUT/smoke/wine_smoke.exe"
-mkdir -p "$OUT/smoke" "$OUT/smoke-nostub"
-if rustc --edition 2021 --test --target "$T" -C linker="$CC_WIN" -o "$SMOKE" "$PLAT/wine_smoke.rs"; then
+# The same path arsock's tests take: `cargo test --target x86_64-pc-windows-gnu` with wine as
+# the runner and the stub in deps/, on a throwaway package whose test is wine_smoke.rs.
+echo "== toolchain smoke test (cargo test of scripts/platforms/wine_smoke.rs under wine)"
+SMOKE_PKG="$OUT/smoke-pkg"
+mkdir -p "$SMOKE_PKG/tests" "$OUT/smoke-nostub"
+printf '%s\n' '[package]' 'name = "wine-smoke"' 'version = "0.0.0"' 'edition = "2021"' 'publish = false' \
+    '' '[workspace]' >"$SMOKE_PKG/Cargo.toml"
+cp "$PLAT/wine_smoke.rs" "$SMOKE_PKG/tests/wine_smoke.rs"
+: >"$SMOKE_PKG/lib.rs"
+printf '%s\n' '' '[lib]' 'path = "lib.rs"' >>"$SMOKE_PKG/Cargo.toml"
+smoke_deps="$OUT/smoke-target/$T/debug/deps"
+put_stub "$smoke_deps"
+if (cd "$SMOKE_PKG" && CARGO_TARGET_DIR="$OUT/smoke-target" timeout 300 cargo test -q --target "$T" --test wine_smoke \
+    >"$OUT/smoke.log" 2>&1) && grep -qE '^test result: ok\. [1-9][0-9]* passed' "$OUT/smoke.log"; then
+    pass "toolchain smoke test under wine: $(grep -E '^test result' "$OUT/smoke.log" | tr -d '\r')"
+else
+    cat "$OUT/smoke.log" >&2
+    fail "toolchain smoke test under wine" "see $OUT/smoke.log"
+fi
+SMOKE=$(ls -t "$smoke_deps"/wine_smoke-*.exe 2>/dev/null | head -1)
+if [ -n "$SMOKE" ]; then
     check_imports "wine_smoke.exe" "$SMOKE"
-    put_stub "$OUT/smoke"
-    if timeout 120 wine "$SMOKE" >"$OUT/smoke.log" 2>&1 && grep -qE '^test result: ok\. [1-9][0-9]* passed' "$OUT/smoke.log"; then
-        pass "toolchain smoke test under wine: $(grep -E '^test result' "$OUT/smoke.log" | tr -d '\r')"
-    else
-        cat "$OUT/smoke.log" >&2
-        fail "toolchain smoke test under wine" "see $OUT/smoke.log"
-    fi
     # Without the stub the same program must not load on this wine: otherwise the stub is no
     # longer needed (say so, but it is not a failure).
-    cp "$SMOKE" "$OUT/smoke-nostub/"
+    cp "$SMOKE" "$OUT/smoke-nostub/wine_smoke.exe"
     if timeout 120 wine "$OUT/smoke-nostub/wine_smoke.exe" >"$OUT/smoke-nostub.log" 2>&1; then
         echo "note: this wine runs Rust programs without the ProcessPrng stub; the stub is no longer needed"
     else
         echo "note: without the stub, wine cannot start Rust programs (bcryptprimitives.dll/ProcessPrng missing), as expected"
     fi
-else
-    fail "toolchain smoke test" "rustc --test --target $T failed"
 fi
 
 # ---------------------------------------------------------------- 3. the libraries
