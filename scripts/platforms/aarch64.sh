@@ -44,7 +44,7 @@ if ! cargo build -q -p arsock --target "$T" --lib --example server; then
 elif ! aarch64-linux-gnu-gcc -std=c11 -Wall -Wextra -Werror -pedantic -I"$ROOT/include" examples/c_client.c \
     -L"$dir" -larsock -Wl,-rpath,"$dir" -o "$out/c_client"; then
     fail "aarch64 C example" "aarch64-linux-gnu-gcc failed"
-elif ! file -L "$out/c_client" | grep -q 'ARM aarch64'; then
+elif ! file -L "$out/c_client" | grep 'ARM aarch64' >/dev/null; then
     fail "aarch64 C example" "$out/c_client is not an aarch64 program: $(file -L "$out/c_client")"
 else
     run_c_demo "aarch64 C example under qemu" "$out" "$CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER" \

@@ -41,7 +41,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 # have_target TRIPLE: the Rust standard library for TRIPLE is installed, or rustup installs it
 # now (bounded; offline or refused -> false).
 have_target() {
-    rustup target list --installed 2>/dev/null | grep -qx "$1" && return 0
+    rustup target list --installed 2>/dev/null | grep -x "$1" >/dev/null && return 0
     [ "${ARSOCK_NO_INSTALL:-0}" = 1 ] && return 1
     timeout 300 rustup target add "$1" >/dev/null 2>&1
 }
@@ -106,7 +106,7 @@ check_exports() {
 # windows_declared_unsupported: src/ still refuses non-Unix targets with compile_error! (the
 # state before the Windows port); Windows steps SKIP then instead of failing.
 windows_declared_unsupported() {
-    grep -rs -A1 'cfg(not(unix))' "$ROOT/src" | grep -q 'compile_error!'
+    grep -rs -A1 'cfg(not(unix))' "$ROOT/src" | grep 'compile_error!' >/dev/null
 }
 
 # cross_test_args LABEL: sets CROSS_TESTS to `--test NAME` for every tests/*.rs file that can

@@ -70,7 +70,7 @@ fi
 # ---------------------------------------------------------------- 1. the ProcessPrng stub
 STUB="$OUT/bcryptprimitives.dll"
 if "$CC_WIN" -O2 -Wall -Wextra -Werror -shared -o "$STUB" "$PLAT/bcryptprimitives_stub.c" -lbcrypt &&
-    objdump -p "$STUB" | grep -qE '\] ProcessPrng$'; then
+    objdump -p "$STUB" | grep -E '\] ProcessPrng$' >/dev/null; then
     pass "ProcessPrng stub: $STUB exports ProcessPrng"
 else
     fail "ProcessPrng stub" "could not build $STUB with $CC_WIN"
@@ -87,12 +87,13 @@ echo "== toolchain smoke test (cargo test of scripts/platforms/wine_smoke.rs und
 SMOKE_PKG="$OUT/smoke-pkg"
 mkdir -p "$SMOKE_PKG/tests" "$OUT/smoke-nostub"
 printf '%s\n' '[package]' 'name = "wine-smoke"' 'version = "0.0.0"' 'edition = "2021"' 'publish = false' \
-    '' '[workspace]' >"$SMOKE_PKG/Cargo.toml"
+    '' '[workspace]' '' '[dev-dependencies]' 'mio = { version = "1", features = ["os-poll", "net"] }' >"$SMOKE_PKG/Cargo.toml"
 cp "$PLAT/wine_smoke.rs" "$SMOKE_PKG/tests/wine_smoke.rs"
 : >"$SMOKE_PKG/lib.rs"
 printf '%s\n' '' '[lib]' 'path = "lib.rs"' >>"$SMOKE_PKG/Cargo.toml"
 smoke_deps="$OUT/smoke-target/$T/debug/deps"
 put_stub "$smoke_deps"
+rm -f "$smoke_deps"/wine_smoke-*.exe
 if (cd "$SMOKE_PKG" && CARGO_TARGET_DIR="$OUT/smoke-target" timeout 300 cargo test -q --target "$T" --test wine_smoke \
     >"$OUT/smoke.log" 2>&1) && grep -qE '^test result: ok\. [1-9][0-9]* passed' "$OUT/smoke.log"; then
     pass "toolchain smoke test under wine: $(grep -E '^test result' "$OUT/smoke.log" | tr -d '\r')"

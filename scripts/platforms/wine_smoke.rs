@@ -80,3 +80,54 @@ fn read_timeout_on_a_silent_peer_expires() {
         "{err:?}"
     );
 }
+
+/// mio's Windows backend (AFD polling through ntdll), which arsock's reactor uses: a
+/// non-blocking loopback connection reports writable, then readable once the peer sends.
+#[test]
+fn mio_reports_readiness_of_a_loopback_connection() {
+    use mio::net::{TcpListener as MioListener, TcpStream as MioStream};
+    use mio::{Events, Interest, Poll, Token};
+    let mut poll = Poll::new().expect("mio Poll");
+    let mut listener = MioListener::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    poll.registry()
+        .register(&mut listener, Token(0), Interest::READABLE)
+        .expect("register listener");
+    let mut client = MioStream::connect(addr).expect("connect");
+    poll.registry()
+        .register(
+            &mut client,
+            Token(1),
+            Interest::READABLE | Interest::WRITABLE,
+        )
+        .expect("register client");
+    let mut events = Events::with_capacity(16);
+    let (mut accepted, mut writable, mut readable) = (None, false, false);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !readable && std::time::Instant::now() < deadline {
+        poll.poll(&mut events, Some(Duration::from_millis(100)))
+            .expect("poll");
+        for e in events.iter() {
+            match e.token() {
+                Token(0) => {
+                    if let Ok((mut s, _)) = listener.accept() {
+                        s.write_all(b"pose").expect("peer writes");
+                        accepted = Some(s);
+                    }
+                }
+                Token(1) if e.is_writable() && !writable => writable = true,
+                _ => {}
+            }
+            if e.token() == Token(1) && e.is_readable() {
+                let mut buf = [0u8; 4];
+                readable = matches!(client.read(&mut buf), Ok(4)) && &buf == b"pose";
+            }
+        }
+    }
+    assert!(
+        accepted.is_some(),
+        "the listener never reported the connection"
+    );
+    assert!(writable, "the client never became writable");
+    assert!(readable, "the client never read what the peer sent");
+}
