@@ -17,7 +17,8 @@
 #   android   arm64-v8a, armeabi-v7a, x86_64: libarsock.so with 16 KB pages if an Android NDK is
 #             set (ANDROID_NDK_HOME), else the static libraries (no offline NDK here)
 #   unity     stage bindings/unity with the binding and the libraries above, then the tarball
-# Each artifact is checked (exported arsock_* functions; LOAD alignment for Android). A group
+# Each artifact is checked: every function of the header exported; shared libraries depend only
+# on system libraries; 16 KB LOAD alignment (Android, Linux ARM64); macOS install name. A group
 # that cannot run here is listed in not-built.tsv with the reason; a check that fails makes the
 # script exit non-zero. Last line: "package: N passed, N failed, N skipped".
 set -uo pipefail
@@ -29,7 +30,6 @@ mkdir -p "$DIST/include"
 cp include/arsock.h "$DIST/include/"
 printf 'platform\ttarget\tfile\tsize\tsha256\tstripped_size\n' >"$DIST/manifest.tsv"
 printf 'platform\ttarget\treason\n' >"$DIST/not-built.tsv"
-VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
 skipped_group() { case " ${ARSOCK_PACKAGE_SKIP:-} " in *" $1 "*) return 0 ;; esac; return 1; }
 
