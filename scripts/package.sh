@@ -105,6 +105,20 @@ check_needed() {
 LINUX_LIBS="libc.so.6 libm.so.6 libgcc_s.so.1 libpthread.so.0 libdl.so.2 librt.so.1 ld-linux-x86-64.so.2 ld-linux-aarch64.so.1"
 ANDROID_LIBS="libc.so libm.so libdl.so liblog.so"
 
+# check_ios_objects WHAT ARCHIVE: every object is built for iOS (LC_VERSION_MIN_IPHONEOS or
+# LC_BUILD_VERSION platform ios), none for macOS, so Xcode links it for a device.
+check_ios_objects() {
+    local what=$1 a=$2 headers ios other
+    headers=$("$(llvm_tool llvm-objdump)" --macho --private-headers "$a" 2>/dev/null)
+    ios=$(echo "$headers" | grep -cE 'LC_VERSION_MIN_IPHONEOS|^ +platform (ios|2)$')
+    other=$(echo "$headers" | grep -cE 'LC_VERSION_MIN_MACOSX|^ +platform (macos|1)$')
+    if [ "$ios" -gt 0 ] && [ "$other" -eq 0 ]; then
+        pass "$what: $ios objects built for iOS, none for macOS"
+    else
+        fail "$what platform" "$ios objects for iOS, $other for macOS"
+    fi
+}
+
 # check_dylib WHAT DYLIB: install name @rpath/libarsock.dylib and only system libraries used.
 check_dylib() {
     local what=$1 dylib=$2 objdump id deps bad
@@ -220,7 +234,8 @@ build_apple() {
         if ! have_target $t; then
             not_built "$platform" $t "rustup cannot install the $t standard library here"
         elif staticlib $t; then
-            ship "$platform" $t "$(release $t)/libarsock.a"
+            ship "$platform" $t "$(release $t)/libarsock.a" && [ $t = aarch64-apple-ios ] &&
+                check_ios_objects "$platform/libarsock.a" "$DIST/$platform/libarsock.a"
         else
             fail "$platform" "cargo rustc --crate-type staticlib --target $t failed"
         fi
