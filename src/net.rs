@@ -69,7 +69,8 @@ pub(crate) fn configure_stream(sock: &Socket) -> io::Result<()> {
         target_os = "macos",
         target_os = "ios",
         target_os = "tvos",
-        target_os = "watchos"
+        target_os = "watchos",
+        target_os = "visionos"
     ))]
     sock.set_nosigpipe(true)?;
     Ok(())
