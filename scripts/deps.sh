@@ -7,17 +7,29 @@
 #                                  print the exact install command and exit 1 at once
 #   bash scripts/deps.sh --check   only list the missing ones (exit 1 if any)
 #   bash scripts/deps.sh --list    print the list
+#   --group platforms              (before the other options) the packages of the file's
+#                                  `[platforms]` section instead: cross compilers, qemu, wine,
+#                                  for scripts/platforms.sh (CI); the default group is the
+#                                  lines before any section, which the test command needs
 #
 # ARSOCK_SKIP_DEPS=1 skips the check (a machine without dpkg that has the tools anyway).
 set -euo pipefail
 LIST="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/packages.txt"
 [ -r "$LIST" ] || { echo "deps: cannot read $LIST" >&2; exit 1; }
-mapfile -t packages < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$LIST")
+group=tests
+if [ "${1:-}" = --group ]; then
+    group="${2:?usage: $0 --group NAME [--check | --list]}"
+    shift 2
+fi
+# Lines before any `[section]` belong to the group "tests".
+mapfile -t packages < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$LIST" |
+    awk -v g="$group" 'BEGIN { cur = "tests" } /^\[.*\]$/ { cur = substr($0, 2, length($0) - 2); next } cur == g')
+[ ${#packages[@]} -gt 0 ] || { echo "deps: no packages in group '$group' of $LIST" >&2; exit 2; }
 
 case "${1:-}" in
     --list) printf '%s\n' "${packages[@]}"; exit 0 ;;
     --check | "") ;;
-    *) echo "usage: $0 [--check | --list]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--group NAME] [--check | --list]" >&2; exit 2 ;;
 esac
 if [ "${ARSOCK_SKIP_DEPS:-0}" = 1 ]; then
     echo "deps: ARSOCK_SKIP_DEPS=1, not checking packages"
@@ -44,7 +56,7 @@ for p in "${packages[@]}"; do
     [ "$status" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "deps: all ${#packages[@]} packages of scripts/packages.txt are installed"
+    echo "deps: all ${#packages[@]} packages of scripts/packages.txt ($group) are installed"
     exit 0
 fi
 if [ "${1:-}" = --check ]; then

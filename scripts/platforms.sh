@@ -18,19 +18,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive CARGO_TERM_COLOR=never
 
-# Debian packages for the cross builds and runners (also: scripts/packages.txt, if present,
-# lists the project's common ones; these are only needed here).
-packages=(gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wine wine64 qemu-user gcc-aarch64-linux-gnu
-    libc6-dev-arm64-cross binutils file mono-mcs python3 python3-venv)
-if [ "${ARSOCK_NO_INSTALL:-0}" != 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    missing=()
-    for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-    if [ ${#missing[@]} -gt 0 ]; then
-        echo "installing: ${missing[*]}"
-        { timeout 300 apt-get update -qq &&
-            timeout 900 apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}"; } >/dev/null ||
-            echo "note: apt-get could not install all of ${missing[*]}; steps that need them will be skipped"
-    fi
+# Debian packages for the cross builds and runners: the `[platforms]` group of
+# scripts/packages.txt (the project's one package list). Missing ones make steps skip.
+if [ "${ARSOCK_NO_INSTALL:-0}" != 1 ]; then
+    timeout 1200 bash scripts/deps.sh --group platforms ||
+        echo "note: not all platform packages could be installed; steps that need them will be skipped"
 fi
 
 steps=(check aarch64 windows package unity)
