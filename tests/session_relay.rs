@@ -185,7 +185,10 @@ fn a_frozen_device_does_not_hold_back_the_others() {
 
 /// Receive until `total` messages are delivered or dropped (or 30 s pass); returns the drop
 /// count, the messages, and the kinds of the other events.
-fn thaw(d: &mut Dev, total: u64) -> (u64, Vec<(u32, u32)>, Vec<(u32, i32)>) {
+/// Messages as (sender, sequence number).
+type Got = Vec<(u32, u32)>;
+
+fn thaw(d: &mut Dev, total: u64) -> (u64, Got, Vec<(u32, i32)>) {
     let mut got = Vec::new();
     let mut dropped = 0;
     let mut events = Vec::new();
