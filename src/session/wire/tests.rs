@@ -218,3 +218,202 @@ fn fuzzed_payloads_never_panic_and_accepted_frames_round_trip() {
         "the mutations exercise both paths"
     );
 }
+
+/// The frames of tests/vectors/session.txt, by name.
+fn named_vectors() -> Vec<(&'static str, Frame<'static>)> {
+    vec![
+        (
+            "hello_join",
+            Frame::Hello(Hello {
+                version: 1,
+                resume_peer: 0,
+                resume_key: 0,
+                ack: 0,
+                room: "lab",
+                name: "ipad",
+                token: b"",
+            }),
+        ),
+        (
+            "hello_resume_with_token",
+            Frame::Hello(Hello {
+                version: 1,
+                resume_peer: 3,
+                resume_key: 0x0123_4567_89AB_CDEF,
+                ack: 42,
+                room: "lab",
+                name: "ipad",
+                token: b"s3cret",
+            }),
+        ),
+        (
+            "welcome",
+            Frame::Welcome(Welcome {
+                version: 1,
+                peer: 3,
+                resume_key: 0x0123_4567_89AB_CDEF,
+                ack: 7,
+                time_us: 1_700_000_000_000_000,
+                heartbeat_ms: 500,
+                stale_ms: 2500,
+                grace_ms: 30000,
+                dropped: 0,
+                resumed: 0,
+            }),
+        ),
+        (
+            "reject_auth",
+            Frame::Reject {
+                reason: 7,
+                text: "wrong token",
+            },
+        ),
+        (
+            "peer_present_stale",
+            Frame::Peer {
+                what: peer_what::PRESENT,
+                flags: PEER_FLAG_STALE,
+                peer: 2,
+                reason: 0,
+                time_us: 1000,
+                name: "hl2",
+            },
+        ),
+        (
+            "peer_left_timeout",
+            Frame::Peer {
+                what: peer_what::LEFT,
+                flags: 0,
+                peer: 2,
+                reason: 3,
+                time_us: 2000,
+                name: "",
+            },
+        ),
+        (
+            "state_change",
+            Frame::State {
+                flags: 0,
+                writer: 2,
+                time_us: 3000,
+                key: "anchor/1",
+                value: &[1, 2, 3],
+            },
+        ),
+        (
+            "state_snapshot_deleted",
+            Frame::State {
+                flags: state_flag::DELETED,
+                writer: 1,
+                time_us: 3000,
+                key: "k",
+                value: b"",
+            },
+        ),
+        (
+            "snapshot_end",
+            Frame::SnapshotEnd {
+                time_us: 4000,
+                peers: 8,
+                keys: 100,
+            },
+        ),
+        (
+            "msg_direct",
+            Frame::Msg {
+                flags: MSG_FLAG_DIRECT,
+                from: 2,
+                time_us: 5000,
+                payload: b"grab",
+            },
+        ),
+        (
+            "msg_empty",
+            Frame::Msg {
+                flags: 0,
+                from: 9,
+                time_us: -1,
+                payload: b"",
+            },
+        ),
+        (
+            "send_all",
+            Frame::Send {
+                to: 0,
+                payload: b"hello",
+            },
+        ),
+        (
+            "send_to_peer_7",
+            Frame::Send {
+                to: 7,
+                payload: &[0xFF],
+            },
+        ),
+        (
+            "set_state",
+            Frame::SetState {
+                flags: 0,
+                key: "color",
+                value: b"red",
+            },
+        ),
+        (
+            "delete_state",
+            Frame::SetState {
+                flags: state_flag::DELETED,
+                key: "color",
+                value: b"",
+            },
+        ),
+        ("ack", Frame::Ack { count: 0x0102_0304 }),
+        ("bye_local_close", Frame::Bye { reason: 1 }),
+    ]
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Prints the vector file (run with --ignored --nocapture to regenerate it).
+#[test]
+#[ignore = "prints tests/vectors/session.txt"]
+fn print_session_vectors() {
+    for (name, f) in named_vectors() {
+        println!("{name} | {}", hex(&encode(&f)));
+    }
+}
+
+/// The hex test vectors of docs/PROTOCOL.md ("Sessions"), checked both ways.
+#[test]
+fn session_vectors_match_the_encoder_and_the_decoder() {
+    let path = format!("{}/tests/vectors/session.txt", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let lines: Vec<(&str, Vec<u8>)> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (n, h) = l.split_once('|').unwrap();
+            (n.trim(), unhex(h.trim()))
+        })
+        .collect();
+    let named = named_vectors();
+    assert_eq!(lines.len(), named.len());
+    for ((name, wire), (n, f)) in lines.iter().zip(named.iter()) {
+        assert_eq!(name, n);
+        assert_eq!(&encode(f), wire, "encode {name}");
+        assert_eq!(wire[..4], [0xA5, 1, wire[2], 0], "{name}: header");
+        assert_eq!(
+            decode(wire[2], &wire[HEADER_LEN..]).as_ref(),
+            Ok(&Some(f.clone())),
+            "decode {name}"
+        );
+    }
+}
