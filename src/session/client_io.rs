@@ -56,6 +56,8 @@ struct Inner {
     core: ClientCore,
     addrs: Vec<SocketAddr>,
     next_addr: usize,
+    /// Addresses not yet tried in the current connection attempt.
+    addrs_left: usize,
     sock: Option<(TcpStream, Token)>,
     connected: bool,
     reader: FrameReader,
@@ -122,6 +124,7 @@ impl Session {
                 core,
                 addrs,
                 next_addr: 0,
+                addrs_left: 0,
                 sock: None,
                 connected: false,
                 reader: FrameReader::new(wire::MAX_FRAME_PAYLOAD),
@@ -323,29 +326,29 @@ impl Inner {
                 return;
             }
             self.drop_sock();
+            self.addrs_left = self.addrs.len();
+            let now = Instant::now();
+            self.core.on_connecting(now);
+            self.connect_next(r, me);
+        }
+    }
+
+    /// Try the next address of this attempt; once all failed, the attempt failed.
+    fn connect_next(&mut self, r: &Reactor, me: &Arc<Shared>) {
+        while self.addrs_left > 0 {
+            self.addrs_left -= 1;
             let addr = self.addrs[self.next_addr % self.addrs.len()];
             self.next_addr = self.next_addr.wrapping_add(1);
-            let now = Instant::now();
-            match TcpStream::connect(addr) {
-                Ok(mut s) => {
-                    let handler: Arc<dyn Handler> = me.clone();
-                    match r.register(&mut s, Interest::READABLE | Interest::WRITABLE, handler) {
-                        Ok(t) => {
-                            self.sock = Some((s, t));
-                            self.core.on_connecting(now);
-                        }
-                        Err(_) => {
-                            self.core.on_connecting(now);
-                            self.core.on_link_lost(reason::NETWORK, now);
-                        }
-                    }
-                }
-                Err(_) => {
-                    self.core.on_connecting(now);
-                    self.core.on_link_lost(reason::NETWORK, now);
-                }
+            let Ok(mut s) = TcpStream::connect(addr) else {
+                continue;
+            };
+            let handler: Arc<dyn Handler> = me.clone();
+            if let Ok(t) = r.register(&mut s, Interest::READABLE | Interest::WRITABLE, handler) {
+                self.sock = Some((s, t));
+                return;
             }
         }
+        self.core.on_link_lost(reason::NETWORK, Instant::now());
     }
 
     fn drop_sock(&mut self) {
@@ -359,7 +362,7 @@ impl Inner {
     }
 
     /// A readiness edge on the current socket.
-    fn on_ready(&mut self, ready: Ready) {
+    fn on_ready(&mut self, ready: Ready, me: Option<&Arc<Shared>>) {
         if self.linger_until.is_some() {
             return self.linger_step();
         }
@@ -370,18 +373,22 @@ impl Inner {
             if !(ready.writable || ready.error || ready.closed) {
                 return;
             }
-            let failed = matches!(s.take_error(), Ok(Some(_)) | Err(_));
-            if failed || ready.error {
-                return self.core.on_link_lost(reason::NETWORK, Instant::now());
-            }
-            match s.peer_addr() {
-                Ok(_) => {
-                    let _ = s.set_nodelay(true);
-                    self.connected = true;
-                    self.core.on_connected(Instant::now());
+            let failed = matches!(s.take_error(), Ok(Some(_)) | Err(_)) || ready.error;
+            let up = !failed && s.peer_addr().is_ok();
+            if up {
+                let _ = s.set_nodelay(true);
+                self.connected = true;
+                self.core.on_connected(Instant::now());
+            } else if failed || ready.closed {
+                self.drop_sock();
+                if let (Ok(r), Some(me)) = (reactor::get(), me) {
+                    self.connect_next(r, me);
+                } else {
+                    self.core.on_link_lost(reason::NETWORK, Instant::now());
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotConnected && !ready.closed => return,
-                Err(_) => return self.core.on_link_lost(reason::NETWORK, Instant::now()),
+                return;
+            } else {
+                return; // not connected yet (a spurious edge)
             }
         }
         self.write();
@@ -507,7 +514,7 @@ impl Handler for Shared {
             return;
         }
         let before = g.core.pending_events();
-        g.on_ready(ready);
+        g.on_ready(ready, Some(&me));
         if g.linger_until.is_none() && !g.closed {
             g.obey(r, &me);
             g.write();
