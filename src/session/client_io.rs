@@ -56,6 +56,8 @@ struct Inner {
     core: ClientCore,
     addrs: Vec<SocketAddr>,
     next_addr: usize,
+    /// Reading stopped because the application's events were over their limit.
+    held_back: bool,
     /// Addresses not yet tried in the current connection attempt.
     addrs_left: usize,
     sock: Option<(TcpStream, Token)>,
@@ -125,6 +127,7 @@ impl Session {
                 addrs,
                 next_addr: 0,
                 addrs_left: 0,
+                held_back: false,
                 sock: None,
                 connected: false,
                 reader: FrameReader::new(wire::MAX_FRAME_PAYLOAD),
@@ -193,7 +196,7 @@ impl Session {
             out.push((e, id));
         }
         // The application made room: read what was held back.
-        if !g.core.wants_pause() && g.connected {
+        if g.held_back && !g.core.wants_pause() && g.connected {
             if let Ok(r) = reactor::get() {
                 g.read();
                 g.obey(r, &self.shared);
@@ -401,6 +404,7 @@ impl Inner {
         if !self.connected || !self.core.link_up() {
             return;
         }
+        self.held_back = false;
         let Inner {
             core, reader, sock, ..
         } = self;
@@ -416,7 +420,10 @@ impl Inner {
         if reader.held() > 0 {
             match reader.resume(&mut on_frame) {
                 Ok(Flow::Continue) => {}
-                Ok(Flow::Pause) => return,
+                Ok(Flow::Pause) => {
+                    self.held_back = self.core.wants_pause();
+                    return;
+                }
                 Err(_) => return core.on_violation(Instant::now()),
             }
         }
@@ -447,7 +454,7 @@ impl Inner {
             }
         });
         match end {
-            End::Drained => {}
+            End::Drained => self.held_back = self.core.wants_pause(),
             End::Lost => self.core.on_link_lost(reason::NETWORK, Instant::now()),
             End::Violation => self.core.on_violation(Instant::now()),
         }

@@ -41,6 +41,8 @@ struct HubInner {
     next_conn: ConnId,
     scratch: Vec<u8>,
     closed: bool,
+    /// A job to write out every connection's new output is queued on the I/O thread.
+    flush_posted: bool,
 }
 
 const SCRATCH: usize = 64 * 1024;
@@ -70,6 +72,7 @@ impl Hub {
                 next_conn: 1,
                 scratch: Vec::new(),
                 closed: false,
+                flush_posted: false,
             }),
         });
         let handler: Arc<dyn Handler> = shared.clone();
@@ -304,7 +307,18 @@ impl Handler for HubShared {
                 g.read(id);
             }
         }
-        g.pump(r);
+        // Write after every readiness event of this round has been handled: a message relayed
+        // from several senders in one round costs each receiver one write, not one per sender.
+        if !g.flush_posted {
+            g.flush_posted = true;
+            r.post(move |r| {
+                let mut g = me.lock();
+                g.flush_posted = false;
+                if !g.closed {
+                    g.pump(r);
+                }
+            });
+        }
     }
 
     fn on_timer(&self, r: &Reactor, token: Token, _id: u64) {
