@@ -121,6 +121,14 @@ fn join(port: u16, room: &str, name: &str) -> (Session, u32) {
     }
 }
 
+/// CPU seconds (user + system) of this process.
+fn own_cpu() -> f64 {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
 fn pct(sorted: &[u32], p: f64) -> u32 {
     if sorted.is_empty() {
         return 0;
@@ -218,6 +226,7 @@ fn scale(total: usize, per_room: usize, rate: f64, size: usize, dur: Duration) {
         }
     }
     let (cpu0, _) = hub.usage();
+    let own0 = own_cpu();
     let w = Instant::now();
     let mid = std::thread::spawn({
         let pid = hub.child.id();
@@ -235,8 +244,14 @@ fn scale(total: usize, per_room: usize, rate: f64, size: usize, dur: Duration) {
     });
     let (lat, refused) = drive(groups, rate, size, dur);
     let (cpu1, _) = hub.usage();
+    let own1 = own_cpu();
     let rss_busy = mid.join().unwrap();
     let wall = w.elapsed().as_secs_f64();
+    println!(
+        "  the 1,000 devices (this process, {} polling threads) used {:.0}% of one core",
+        4,
+        (own1 - own0) / wall * 100.0
+    );
     let expected = (total as f64 * rate * dur.as_secs_f64()) as u64 * (per_room as u64 - 1);
     println!(
         "  hub CPU {:.1}% of one core; hub RSS {} KiB idle, {} KiB joined, {} KiB busy: {:.1} KiB per session joined, {:.1} KiB busy",
