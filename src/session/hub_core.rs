@@ -158,6 +158,11 @@ impl HubCore {
         self.conns.get_mut(&id).map(|c| &mut c.outbox)
     }
 
+    /// True once a connection's HELLO was accepted (it speaks for a peer).
+    pub fn joined(&self, id: ConnId) -> bool {
+        self.conns.get(&id).is_some_and(|c| c.peer.is_some())
+    }
+
     /// Number of open connections.
     pub fn conn_count(&self) -> usize {
         self.conns.len()

@@ -42,6 +42,11 @@ impl FrameReader {
         }
     }
 
+    /// Change the largest payload accepted from now on.
+    pub fn set_max_payload(&mut self, max_payload: usize) {
+        self.max_payload = max_payload;
+    }
+
     /// Bytes held (a partial frame or paused input).
     pub fn held(&self) -> usize {
         self.pending.len()
