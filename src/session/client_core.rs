@@ -30,6 +30,7 @@ pub struct ClientConfig {
 const EVENT_BYTES_LIMIT: usize = 4 * 1024 * 1024;
 const EVENT_COUNT_LIMIT: usize = 65_536;
 const ACK_EVERY: u64 = 32;
+const ACK_BYTES: usize = 64 * 1024;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
@@ -95,6 +96,7 @@ pub struct ClientCore {
     acked: u64,
     received: u64,
     ack_sent: u64,
+    unacked_bytes: usize,
     last_heard: Instant,
     last_sent: Instant,
     /// Reconnecting: when the link broke (the grace runs from the hub's last news of us).
@@ -129,6 +131,7 @@ impl ClientCore {
             acked: 0,
             received: 0,
             ack_sent: 0,
+            unacked_bytes: 0,
             last_heard: now,
             last_sent: now,
             broken_since: None,
@@ -354,6 +357,7 @@ impl ClientCore {
 
     fn send_ack(&mut self, now: Instant) {
         self.ack_sent = self.received;
+        self.unacked_bytes = 0;
         self.outbox.push_control(
             wire::encode(&Frame::Ack {
                 count: self.received,
@@ -489,7 +493,8 @@ impl ClientCore {
                     size,
                     time_us,
                 });
-                if self.received - self.ack_sent >= ACK_EVERY {
+                self.unacked_bytes += payload.len();
+                if self.received - self.ack_sent >= ACK_EVERY || self.unacked_bytes >= ACK_BYTES {
                     self.send_ack(now);
                 }
             }

@@ -63,6 +63,8 @@ impl Default for HubConfig {
 const HARD_QUEUE_FACTOR: usize = 8;
 /// Acknowledge at once after this many unacknowledged counted frames (else on the next tick).
 const ACK_EVERY: u64 = 32;
+/// ... or after this many bytes of them.
+const ACK_BYTES: usize = 64 * 1024;
 
 struct Conn {
     outbox: Outbox,
@@ -88,6 +90,7 @@ struct Peer {
     /// Counted frames received from this peer, and the last count acknowledged to it.
     received: u64,
     ack_sent: u64,
+    unacked_bytes: usize,
 }
 
 impl Peer {
@@ -301,11 +304,11 @@ impl HubCore {
         self.heard(&room, peer, now);
         match frame {
             Frame::Send { to, payload } => {
-                self.count_received(&room, peer, id, now);
+                self.count_received(&room, peer, id, payload.len(), now);
                 self.relay(&room, peer, to, payload, now);
             }
             Frame::SetState { flags, key, value } => {
-                self.count_received(&room, peer, id, now);
+                self.count_received(&room, peer, id, key.len() + value.len(), now);
                 self.set_state(&room, peer, flags, key, value, now);
             }
             Frame::Ack { count } => self.acked(&room, peer, count)?,
@@ -337,7 +340,7 @@ impl HubCore {
         }
     }
 
-    fn count_received(&mut self, room: &Arc<str>, peer: u32, id: ConnId, now: Instant) {
+    fn count_received(&mut self, room: &Arc<str>, peer: u32, id: ConnId, len: usize, now: Instant) {
         let Some(p) = self
             .rooms
             .get_mut(room)
@@ -346,8 +349,10 @@ impl HubCore {
             return;
         };
         p.received += 1;
-        if p.received - p.ack_sent >= ACK_EVERY {
+        p.unacked_bytes += len;
+        if p.received - p.ack_sent >= ACK_EVERY || p.unacked_bytes >= ACK_BYTES {
             p.ack_sent = p.received;
+            p.unacked_bytes = 0;
             let f = wire::encode(&Frame::Ack { count: p.received });
             self.push(id, f, true, now);
         }
@@ -436,6 +441,7 @@ impl HubCore {
                 dropped: 0,
                 received: 0,
                 ack_sent: 0,
+                unacked_bytes: 0,
             },
         );
         if let Some(c) = self.conns.get_mut(&id) {
@@ -783,6 +789,7 @@ impl HubCore {
                 .is_some_and(|conn| now.duration_since(conn.last_sent) >= cfg.heartbeat);
             if p.received > p.ack_sent || idle {
                 p.ack_sent = p.received;
+                p.unacked_bytes = 0;
                 acks.push((c, p.received));
             }
         }
