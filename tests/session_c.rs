@@ -15,7 +15,7 @@ fn run(name: &str, extra: &[&str]) {
         &shared_link(dir),
     );
     let out = Command::new(&exe)
-        .env("ASAN_OPTIONS", "detect_leaks=0")
+        .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
