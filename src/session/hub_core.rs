@@ -222,6 +222,8 @@ impl HubCore {
     /// End a connection (with a BYE if `bye` is given); its peer is left as is.
     fn end_conn(&mut self, id: ConnId, bye: Option<i32>) {
         if let Some(mut c) = self.conns.remove(&id) {
+            // Queued messages are kept in the peer's queue anyway: only the BYE matters now.
+            c.outbox.drop_queued_data();
             if let Some(reason) = bye {
                 c.outbox
                     .push_data(wire::encode(&Frame::Bye { reason }).into());
