@@ -264,7 +264,6 @@ fn a_cut_at_any_moment_loses_and_duplicates_nothing_in_either_direction() {
         assert!(ea
             .iter()
             .any(|e| e.kind == event_kind::PEER_RESUMED && e.peer == idb));
-        let _ = ida;
     }
 }
 
