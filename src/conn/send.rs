@@ -91,6 +91,11 @@ pub(crate) struct SendState {
 }
 
 impl SendState {
+    /// Why sending became impossible, if it did.
+    pub(crate) fn broken(&self) -> Option<&str> {
+        self.broken.as_deref()
+    }
+
     pub(crate) fn pending(&self) -> usize {
         self.queue.len() - self.head
     }
