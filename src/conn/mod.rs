@@ -3,6 +3,8 @@
 //! receives, and `close` from any thread wakes blocked calls.
 
 mod frames;
+mod io;
+mod policy;
 mod poll;
 mod recv;
 mod rxlock;
@@ -21,7 +23,7 @@ use std::mem::ManuallyDrop;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering::*};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 pub use send::{DEFAULT_SEND_QUEUE_LIMIT, LINGER};
@@ -75,7 +77,8 @@ pub(crate) struct Shared {
     queue_limit: AtomicUsize,
     frame_timeout_ms: AtomicI32,
     send: Mutex<send::SendState>,
-    flush_cv: Condvar,
+    /// Signalled when the queue drains (by the I/O thread) or the connection closes.
+    room: Condvar,
     recv: rxlock::RecvLock,
 }
 
@@ -105,7 +108,7 @@ impl Connection {
                 queue_limit: AtomicUsize::new(DEFAULT_SEND_QUEUE_LIMIT),
                 frame_timeout_ms: AtomicI32::new(DEFAULT_FRAME_TIMEOUT.as_millis() as i32),
                 send: Mutex::new(send::SendState::default()),
-                flush_cv: Condvar::new(),
+                room: Condvar::new(),
                 recv: rxlock::RecvLock::default(),
             }),
         }
@@ -351,10 +354,6 @@ impl Shared {
 
     fn frame_timeout(&self) -> Timeout {
         Timeout::from_millis(self.frame_timeout_ms.load(Relaxed)).unwrap_or(Timeout::Forever)
-    }
-
-    fn lock_send(&self) -> MutexGuard<'_, send::SendState> {
-        self.send.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn close(self: &Arc<Self>) {

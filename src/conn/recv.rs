@@ -25,6 +25,10 @@ const PROBE_PROGRESS: usize = 4 << 10;
 /// A buffer grown beyond this is given back once it is empty and the socket was drained, so
 /// an idle connection holds at most `FIRST` bytes of receive buffer.
 const SHRINK_ABOVE: usize = FIRST;
+/// A receive with timeout 0 does at most this many reads of an incomplete message (about
+/// 1 MiB as the buffer grows), then reports a timeout: it must never keep a render loop busy
+/// while a large message streams in.
+const POLL_FILLS: u32 = 8;
 /// Messages at least this large are read straight into the caller's buffer.
 const DIRECT_MIN: usize = 16 << 10;
 
@@ -191,6 +195,7 @@ impl Shared {
         let mut st = self.lock_recv_by(deadline)?;
         self.check_alive()?;
         let max = self.max_message.load(Relaxed);
+        let mut fills = 0;
         loop {
             match self.buffered_frame(&mut st, max)? {
                 Next::Frame(body, len) => {
@@ -213,6 +218,7 @@ impl Shared {
                     return self.recv_direct(&mut st, &mut out[..need - HEADER_LEN], deadline);
                 }
                 Next::Need(need, _) => {
+                    Self::poll_budget(deadline, &mut fills)?;
                     st.make_room(need)?;
                     self.fill(&mut st, deadline)?;
                 }
@@ -295,15 +301,28 @@ impl Shared {
         max: usize,
         deadline: Deadline,
     ) -> Result<(usize, usize)> {
+        let mut fills = 0;
         loop {
             match self.buffered_frame(st, max)? {
                 Next::Frame(body, len) => return Ok((body, len)),
                 Next::Need(need, _) => {
+                    Self::poll_budget(deadline, &mut fills)?;
                     st.make_room(need)?;
                     self.fill(st, deadline)?;
                 }
             }
         }
+    }
+
+    /// Count a read of a receive with timeout 0; `Timeout` once `POLL_FILLS` are spent.
+    fn poll_budget(deadline: Deadline, fills: &mut u32) -> Result<()> {
+        if matches!(deadline, Deadline::Now) {
+            if *fills >= POLL_FILLS {
+                return Err(Error::Timeout);
+            }
+            *fills += 1;
+        }
+        Ok(())
     }
 
     /// The next whole message already in the buffer, without I/O; or how many bytes the frame
