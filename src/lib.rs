@@ -27,6 +27,7 @@ pub mod poller;
 #[allow(dead_code)] // the connection core and sessions build on it (issues 9 and 10)
 pub(crate) mod reactor;
 pub mod registry;
+mod resolver;
 mod server;
 mod sys;
 mod timeout;
