@@ -340,8 +340,9 @@ const char *arsock_last_error_message(void);
  * speaks docs/PROTOCOL.md). The caller keeps ownership of `data`.
  *
  * Blocking: per the send timeout (default -1: waits until the message fits in the send
- * queue). Small messages sent faster than one syscall each are coalesced and written within
- * about 0.1 ms; replies and messages after a pause are written straight through.
+ * queue). Small messages sent faster than one syscall each are coalesced and written by the
+ * library's I/O thread as soon as it runs (typically within tens of microseconds); replies
+ * and messages after a pause are written straight through.
  * Any thread; concurrent sends on one connection each arrive whole.
  *
  * Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (NULL `data` with `len` > 0);
@@ -565,8 +566,8 @@ arsock_status arsock_server_listen(arsock_handle server, int32_t backlog);
  * functions work on it.
  *
  * Blocks up to `timeout_ms`. Any thread; several threads may accept on one server. If the
- * server is closed from another thread, a blocked accept returns ARSOCK_ERR_CLOSED within
- * about 20 ms.
+ * server is closed from another thread, a blocked accept returns ARSOCK_ERR_CLOSED at once.
+ * A waiting accept costs no CPU (no periodic wakeups).
  *
  * Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (NULL `out_client`, timeout < -1);
  * ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_STATE (not listening); ARSOCK_ERR_TIMEOUT;
