@@ -7,6 +7,7 @@ mod io;
 mod policy;
 mod poll;
 mod recv;
+mod rxbuf;
 mod rxlock;
 mod send;
 
