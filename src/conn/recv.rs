@@ -41,22 +41,37 @@ impl Shared {
         r
     }
 
-    /// Before a read that may wait until `deadline`: when the last read drained the socket,
-    /// poll first (poll + recv: 2 syscalls) instead of a read that would fail first (3).
-    fn pre_wait(&self, deadline: Deadline) -> Result<()> {
-        if matches!(deadline, Deadline::At(_)) && !self.rx_hint.load(SeqCst) {
-            self.wait_readable(deadline)?;
+    /// One read that waits at most until `deadline`. A finite deadline is a blocking `recv`
+    /// bounded by the socket's receive timeout (SO_RCVTIMEO, set only when it changes), so a
+    /// receive with a steady timeout costs one syscall per message, like a blocking socket
+    /// (not a failed non-blocking read, a poll and a read). The timeout running out reads as
+    /// `WouldBlock`; `close` wakes the read as it wakes a blocking one.
+    fn recv_until(&self, target: &mut [u8], deadline: Deadline) -> io::Result<usize> {
+        match deadline {
+            Deadline::Never => self.recv_hinted(target, false),
+            Deadline::Now => self.recv_hinted(target, true),
+            Deadline::At(t) => {
+                let left = t.saturating_duration_since(Instant::now());
+                let ms = left.as_micros().div_ceil(1000).min(u32::MAX as u128) as u32;
+                if ms == 0 {
+                    return self.recv_hinted(target, true);
+                }
+                if self.rcvtimeo_ms.load(Relaxed) != ms {
+                    self.sock
+                        .set_read_timeout(Some(Duration::from_millis(ms as u64)))?;
+                    self.rcvtimeo_ms.store(ms, Relaxed);
+                }
+                self.recv_hinted(target, false)
+            }
         }
-        Ok(())
     }
 
     pub(super) fn recv_raw(&self, buf: &mut [u8], timeout: Timeout) -> Result<usize> {
         let deadline = timeout.deadline();
         let _guard = self.lock_recv_by(deadline)?;
         self.check_alive()?;
-        self.pre_wait(deadline)?;
         loop {
-            match self.recv_hinted(buf, !matches!(deadline, Deadline::Never)) {
+            match self.recv_until(buf, deadline) {
                 Ok(0) => return Err(self.eof_error()),
                 Ok(n) => {
                     self.recv_since_send.store(true, Relaxed);
@@ -294,7 +309,6 @@ impl Shared {
             (true, Timeout::After(d)) => Some(d),
             _ => None,
         };
-        let mut first = true;
         loop {
             let frame_deadline = match frame_timeout {
                 Some(d) => match clock.probe {
@@ -304,15 +318,7 @@ impl Shared {
                 None => Deadline::Never,
             };
             let wait_until = deadline.min(frame_deadline);
-            if first {
-                first = false;
-                self.pre_wait(wait_until).or_else(|e| match e {
-                    // The frame timeout's own expiry is handled below.
-                    Error::Timeout if !deadline.expired() => Ok(()),
-                    e => Err(e),
-                })?;
-            }
-            match self.recv_hinted(target, !matches!(wait_until, Deadline::Never)) {
+            match self.recv_until(target, wait_until) {
                 Ok(0) if partial && !self.closed.load(Acquire) => {
                     return Err(self.protocol_error(format!(
                         "peer closed the connection in the middle of a frame ({have} bytes of it received)"

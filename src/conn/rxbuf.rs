@@ -9,11 +9,14 @@ use std::time::Instant;
 /// Size of the receive buffer a message-mode connection starts with, allocated on its first
 /// read (grows while reads fill it, and for larger frames).
 const FIRST: usize = 4 << 10;
-/// Reads into a buffer that is not assembling a large frame need not grow it beyond this.
+/// A buffer grown beyond this (for a large frame) is given back as soon as it is empty.
 const CHUNK: usize = 64 << 10;
+/// Reads that keep filling the buffer grow it up to this (about 200 small messages per
+/// syscall; a larger buffer would mostly add memory held per connection).
+const READ_MAX: usize = 16 << 10;
 
-/// A buffer grown beyond this is given back once it is empty and the socket was drained, so
-/// an idle connection holds at most `FIRST` bytes of receive buffer.
+/// A buffer grown beyond this is given back once the connection has been idle a while (see
+/// `settle`), so an idle connection holds at most `FIRST` bytes of receive buffer.
 const SHRINK_ABOVE: usize = FIRST;
 
 /// What the receive buffer holds at its front.
@@ -148,14 +151,14 @@ impl RecvState {
         }
         let len = self.buf.len();
         if self.end == len {
-            // Full: grow toward the frame's size, or (reads filling the buffer) up to CHUNK.
-            let target = if frame_len > len { frame_len } else { CHUNK };
+            // Full: grow toward the frame's size, or (reads filling the buffer) up to READ_MAX.
+            let target = if frame_len > len { frame_len } else { READ_MAX };
             if target > len {
                 grow_exact(&mut self.buf, (len * 2).min(target))?;
             }
-        } else if self.filled && self.end - self.start < frame_len.max(1) && len < CHUNK {
+        } else if self.filled && self.end - self.start < frame_len.max(1) && len < READ_MAX {
             // Bursts: reads keep filling the buffer, so read more per syscall.
-            grow_exact(&mut self.buf, (len * 2).min(CHUNK))?;
+            grow_exact(&mut self.buf, (len * 2).min(READ_MAX))?;
         }
         Ok(())
     }
