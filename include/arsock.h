@@ -471,7 +471,7 @@ arsock_status arsock_poller_new(arsock_handle *out_poller);
  * ARSOCK_ERR_INVALID_HANDLE (`poller` is not an open poller, or `h` is not an open server or
  * client); ARSOCK_ERR_STATE (`h` is already in this poller: use `arsock_poller_modify`; or
  * `h` is in another poller; or `h` was inherited through fork()); ARSOCK_ERR_CLOSED (the
- * poller is being closed); ARSOCK_ERR_IO; ARSOCK_ERR_PANIC.
+ * poller or `h` is being closed by another thread); ARSOCK_ERR_IO; ARSOCK_ERR_PANIC.
  */
 arsock_status arsock_poller_add(arsock_handle poller, arsock_handle h, uint32_t events);
 
