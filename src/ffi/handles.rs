@@ -103,7 +103,27 @@ pub(crate) fn client(h: arsock_handle) -> Result<Arc<Connection>, FfiError> {
 
 /// Remove `h` from the table and close its object (waking calls blocked on it).
 pub(crate) fn close(h: arsock_handle) -> Result<(), FfiError> {
-    match HANDLES.remove_if(h, |_| true) {
+    let removed = if crate::sys::fork_generation() == 0 {
+        HANDLES.remove_if(h, |_| true)
+    } else {
+        // A forked child: a parent thread may have held the table's lock at fork time, and
+        // it would never be released here. Try for a while rather than hang.
+        let give_up = std::time::Instant::now() + std::time::Duration::from_millis(100);
+        loop {
+            match HANDLES.try_remove_if(h, |_| true) {
+                Ok(obj) => break obj,
+                Err(()) if std::time::Instant::now() < give_up => std::thread::yield_now(),
+                Err(()) => {
+                    return Err(FfiError::Core(Error::State(
+                        "the handle table was locked by another thread when this process was \
+                         forked: the handle cannot be closed in this child"
+                            .into(),
+                    )))
+                }
+            }
+        }
+    };
+    match removed {
         Some(Object::Server(s)) => s.close(),
         Some(Object::Client(c)) => c.close(),
         Some(Object::Poller(p)) => p.close(),
@@ -129,7 +149,10 @@ pub(crate) fn close(h: arsock_handle) -> Result<(), FfiError> {
 /// Never blocks (closing a server waits only for accepts in other threads to wake). Any thread.
 ///
 /// Returns ARSOCK_OK; ARSOCK_ERR_INVALID_HANDLE (0, already closed, stale or never issued:
-/// closing twice is this error, never a crash); ARSOCK_ERR_PANIC.
+/// closing twice is this error, never a crash); ARSOCK_ERR_STATE (only in a forked child,
+/// when another thread of the parent held arsock's handle table at the moment of fork(): the
+/// handle cannot be closed there, and the call returns after 0.1 s instead of hanging);
+/// ARSOCK_ERR_PANIC.
 #[no_mangle]
 pub extern "C" fn arsock_close(handle: arsock_handle) -> super::arsock_status {
     super::boundary(|| close(handle))
