@@ -33,33 +33,37 @@ fn missing(h: arsock_handle) -> FfiError {
 pub(crate) fn server(h: arsock_handle) -> Result<Arc<Server>, FfiError> {
     match HANDLES.get(h) {
         Some(Object::Server(s)) => Ok(s),
-        Some(Object::Client(_)) => Err(FfiError::InvalidHandle(format!(
-            "handle {h:#x} is a client, not a server"
-        ))),
-        Some(Object::Poller(_)) => Err(FfiError::InvalidHandle(format!(
-            "handle {h:#x} is a poller, not a server"
-        ))),
+        Some(other) => Err(wrong_kind(h, &other, "a server")),
         None => Err(missing(h)),
     }
+}
+
+fn wrong_kind(h: arsock_handle, obj: &Object, wanted: &str) -> FfiError {
+    let is = match obj {
+        Object::Server(_) => "a server",
+        Object::Client(_) => "a client",
+        Object::Poller(_) => "a poller",
+    };
+    FfiError::InvalidHandle(format!("handle {h:#x} is {is}, not {wanted}"))
 }
 
 pub(crate) fn poller(h: arsock_handle) -> Result<Arc<Poller>, FfiError> {
     match HANDLES.get(h) {
         Some(Object::Poller(p)) => Ok(p),
-        Some(_) => Err(FfiError::InvalidHandle(format!(
-            "handle {h:#x} is not a poller"
-        ))),
+        Some(other) => Err(wrong_kind(h, &other, "a poller")),
         None => Err(missing(h)),
     }
 }
 
-/// A server or client handle (for a poller).
+/// A handle a poller can watch: a server or a client.
 pub(crate) fn pollable(h: arsock_handle) -> Result<Object, FfiError> {
     match HANDLES.get(h) {
-        Some(Object::Poller(_)) => Err(FfiError::InvalidHandle(format!(
-            "handle {h:#x} is a poller; only servers and clients can be added to a poller"
-        ))),
-        Some(obj) => Ok(obj),
+        Some(obj @ (Object::Server(_) | Object::Client(_))) => Ok(obj),
+        Some(other) => Err(wrong_kind(
+            h,
+            &other,
+            "a server or client (pollers watch those)",
+        )),
         None => Err(missing(h)),
     }
 }
@@ -91,12 +95,7 @@ pub(crate) fn client(h: arsock_handle) -> Result<Arc<Connection>, FfiError> {
             let _ = LAST_CLIENT.try_with(|last| *last.borrow_mut() = (h, Arc::downgrade(&c)));
             Ok(c)
         }
-        Some(Object::Server(_)) => Err(FfiError::InvalidHandle(format!(
-            "handle {h:#x} is a server, not a client"
-        ))),
-        Some(Object::Poller(_)) => Err(FfiError::InvalidHandle(format!(
-            "handle {h:#x} is a poller, not a client"
-        ))),
+        Some(other) => Err(wrong_kind(h, &other, "a client")),
         None => Err(missing(h)),
     }
 }

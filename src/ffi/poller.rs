@@ -75,7 +75,7 @@ pub extern "C" fn arsock_poller_add(
         match handles::pollable(h)? {
             Object::Client(c) => p.add_connection(&c, h, events)?,
             Object::Server(s) => p.add_server(&s, h, events)?,
-            Object::Poller(_) => return Err(invalid("a poller cannot be added to a poller")),
+            _ => return Err(invalid("only servers and clients can be added to a poller")),
         }
         Ok(())
     })
