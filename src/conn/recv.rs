@@ -4,6 +4,7 @@
 //! once, from that buffer to the caller's. The rest of a large message is read straight into
 //! the caller's buffer instead, when it fits there.
 
+use super::rxbuf::{FrameClock, Next, RecvState};
 use super::Shared;
 use crate::error::{Error, Result};
 use crate::frame::{self, HEADER_LEN};
@@ -11,98 +12,66 @@ use crate::sys::{self, Ready};
 use crate::timeout::{Deadline, Timeout};
 use std::io;
 use std::sync::atomic::Ordering::*;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Size of the receive buffer a message-mode connection starts with (grows for larger frames).
-const CHUNK: usize = 64 << 10;
 /// Probation after the frame timeout: the frame must grow by `PROBE_PROGRESS` bytes within
 /// `PROBE_WINDOW` (4 KiB/s) or it fails.
 const PROBE_WINDOW: Duration = Duration::from_secs(1);
 const PROBE_PROGRESS: usize = 4 << 10;
-/// A buffer grown beyond this is given back once it is empty.
-const SHRINK_ABOVE: usize = 1 << 20;
+/// A receive with timeout 0 does at most this many reads of an incomplete message (about
+/// 1 MiB as the buffer grows), then reports a timeout: it must never keep a render loop busy
+/// while a large message streams in.
+const POLL_FILLS: u32 = 8;
 /// Messages at least this large are read straight into the caller's buffer.
 const DIRECT_MIN: usize = 16 << 10;
 
-/// What the receive buffer holds at its front.
-enum Next {
-    /// A whole application message: payload offset and length.
-    Frame(usize, usize),
-    /// An incomplete frame that needs this many bytes in total (header included); `true` if
-    /// it is an application message (its header has arrived).
-    Need(usize, bool),
-}
+impl Shared {
+    /// One `recv` into `target`, keeping `rx_hint` true to the socket: cleared before the
+    /// call (an edge a poller sees from now on sets it again), set when the read filled
+    /// `target` (more may be waiting) or hit the end of stream.
+    fn recv_hinted(&self, target: &mut [u8], nonblocking: bool) -> io::Result<usize> {
+        self.rx_hint.store(false, SeqCst);
+        let r = sys::recv(self.fd, target, nonblocking);
+        match r {
+            Ok(n) if n == 0 || n == target.len() => self.rx_hint.store(true, SeqCst),
+            Err(ref e) if e.kind() != io::ErrorKind::WouldBlock => self.rx_hint.store(true, SeqCst),
+            _ => {}
+        }
+        r
+    }
 
-/// The frame timeout's clock for the frame being assembled.
-#[derive(Debug, Default)]
-struct FrameClock {
-    /// When the first byte of the frame was seen.
-    started: Option<Instant>,
-    /// Probation after the frame timeout: when it began and how much of the frame was here.
-    probe: Option<(Instant, usize)>,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct RecvState {
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    clock: FrameClock,
-}
-
-impl RecvState {
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-        self.clock = FrameClock::default();
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-            if self.buf.len() > SHRINK_ABOVE {
-                self.buf = vec![0; CHUNK];
+    /// One read that waits at most until `deadline`. A finite deadline is a blocking `recv`
+    /// bounded by the socket's receive timeout (SO_RCVTIMEO, set only when it changes), so a
+    /// receive with a steady timeout costs one syscall per message, like a blocking socket
+    /// (not a failed non-blocking read, a poll and a read). The timeout running out reads as
+    /// `WouldBlock`; `close` wakes the read as it wakes a blocking one.
+    fn recv_until(&self, target: &mut [u8], deadline: Deadline) -> io::Result<usize> {
+        match deadline {
+            Deadline::Never => self.recv_hinted(target, false),
+            Deadline::Now => self.recv_hinted(target, true),
+            Deadline::At(t) => {
+                let left = t.saturating_duration_since(Instant::now());
+                let ms = left.as_micros().div_ceil(1000).min(u32::MAX as u128) as u32;
+                if ms == 0 {
+                    return self.recv_hinted(target, true);
+                }
+                if self.rcvtimeo_ms.load(Relaxed) != ms {
+                    self.sock
+                        .set_read_timeout(Some(Duration::from_millis(ms as u64)))?;
+                    self.rcvtimeo_ms.store(ms, Relaxed);
+                }
+                self.recv_hinted(target, false)
             }
         }
     }
 
-    /// Append `bytes` of the frame being assembled (they were read elsewhere).
-    fn keep(&mut self, bytes: &[u8]) {
-        self.buf.copy_within(self.start..self.end, 0);
-        self.end -= self.start;
-        self.start = 0;
-        let len = self.end + bytes.len();
-        if self.buf.len() < len {
-            self.buf.resize(len, 0);
-        }
-        self.buf[self.end..len].copy_from_slice(bytes);
-        self.end = len;
-    }
-
-    /// Make room to read more of a frame of `frame_len` bytes (header included) that starts at
-    /// `start`. Memory grows only as data actually arrives: at most doubling, never past the
-    /// frame, and the frame's length was already checked against the limit.
-    fn make_room(&mut self, frame_len: usize) {
-        if self.buf.is_empty() {
-            self.buf = vec![0; CHUNK];
-        }
-        let tail_free = self.buf.len() - self.end;
-        if self.start > 0 && (tail_free < CHUNK / 4 || self.buf.len() - self.start < frame_len) {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        if self.end == self.buf.len() {
-            let grown = (self.buf.len() * 2).min(frame_len.max(self.buf.len() + 1));
-            self.buf.resize(grown, 0);
-        }
-    }
-}
-
-impl Shared {
     pub(super) fn recv_raw(&self, buf: &mut [u8], timeout: Timeout) -> Result<usize> {
-        let _guard = self.lock_recv();
-        self.check_alive()?;
         let deadline = timeout.deadline();
+        let _guard = self.lock_recv_by(deadline)?;
+        self.check_alive()?;
         loop {
-            match sys::recv(self.fd, buf, !matches!(deadline, Deadline::Never)) {
+            match self.recv_until(buf, deadline) {
                 Ok(0) => return Err(self.eof_error()),
                 Ok(n) => {
                     self.recv_since_send.store(true, Relaxed);
@@ -114,11 +83,12 @@ impl Shared {
         }
     }
 
-    pub(super) fn recv_msg(&self, out: &mut [u8], timeout: Timeout) -> Result<usize> {
-        let mut st = self.lock_recv();
+    pub(super) fn recv_msg(self: &Arc<Self>, out: &mut [u8], timeout: Timeout) -> Result<usize> {
+        let deadline = timeout.deadline();
+        let mut st = self.lock_recv_by(deadline)?;
         self.check_alive()?;
         let max = self.max_message.load(Relaxed);
-        let deadline = timeout.deadline();
+        let mut fills = 0;
         loop {
             match self.buffered_frame(&mut st, max)? {
                 Next::Frame(body, len) => {
@@ -127,6 +97,9 @@ impl Shared {
                     }
                     out[..len].copy_from_slice(&st.buf[body..body + len]);
                     st.consume(HEADER_LEN + len);
+                    if st.settle() {
+                        self.arm_recv_trim();
+                    }
                     self.recv_since_send.store(true, Relaxed);
                     return Ok(len);
                 }
@@ -140,7 +113,8 @@ impl Shared {
                     return self.recv_direct(&mut st, &mut out[..need - HEADER_LEN], deadline);
                 }
                 Next::Need(need, _) => {
-                    st.make_room(need);
+                    Self::poll_budget(deadline, &mut fills)?;
+                    st.make_room(need)?;
                     self.fill(&mut st, deadline)?;
                 }
             }
@@ -151,7 +125,12 @@ impl Shared {
     /// buffered, read the rest straight into `out` (saving a copy; the buffer never grows to
     /// the message's size). If the read fails midway, what arrived goes back into the buffer,
     /// so nothing is lost and a next call carries on.
-    fn recv_direct(&self, st: &mut RecvState, out: &mut [u8], deadline: Deadline) -> Result<usize> {
+    fn recv_direct(
+        self: &Arc<Self>,
+        st: &mut RecvState,
+        out: &mut [u8],
+        deadline: Deadline,
+    ) -> Result<usize> {
         let have = st.end - st.start - HEADER_LEN;
         out[..have].copy_from_slice(&st.buf[st.start + HEADER_LEN..st.end]);
         let mut got = have;
@@ -160,12 +139,15 @@ impl Shared {
                 Ok(n) => got += n,
                 Err(e) => {
                     // Whatever went wrong, the bytes read so far stay with the frame.
-                    st.keep(&out[have..got]);
+                    st.keep(&out[have..got])?;
                     return Err(e);
                 }
             }
         }
         st.consume(st.end - st.start);
+        if st.settle() {
+            self.arm_recv_trim();
+        }
         self.recv_since_send.store(true, Relaxed);
         Ok(out.len())
     }
@@ -174,7 +156,7 @@ impl Shared {
     /// already arrived whole, as long as `out` and `lens` have room. Messages are packed into
     /// `out` back to back; `lens[i]` is the length of the i-th. Returns how many were taken.
     pub(super) fn recv_msgs(
-        &self,
+        self: &Arc<Self>,
         out: &mut [u8],
         lens: &mut [usize],
         timeout: Timeout,
@@ -182,10 +164,11 @@ impl Shared {
         if lens.is_empty() {
             return Err(Error::InvalidArgument("room for 0 messages".into()));
         }
-        let mut st = self.lock_recv();
+        let deadline = timeout.deadline();
+        let mut st = self.lock_recv_by(deadline)?;
         self.check_alive()?;
         let max = self.max_message.load(Relaxed);
-        let (body, len) = self.wait_frame(&mut st, max, timeout.deadline())?;
+        let (body, len) = self.wait_frame(&mut st, max, deadline)?;
         if out.len() < len {
             return Err(Error::BufferTooSmall { needed: len });
         }
@@ -207,6 +190,9 @@ impl Shared {
                 Ok(Next::Need(..)) | Err(_) => None,
             };
         }
+        if st.settle() {
+            self.arm_recv_trim();
+        }
         self.recv_since_send.store(true, Relaxed);
         Ok(count)
     }
@@ -219,15 +205,28 @@ impl Shared {
         max: usize,
         deadline: Deadline,
     ) -> Result<(usize, usize)> {
+        let mut fills = 0;
         loop {
             match self.buffered_frame(st, max)? {
                 Next::Frame(body, len) => return Ok((body, len)),
                 Next::Need(need, _) => {
-                    st.make_room(need);
+                    Self::poll_budget(deadline, &mut fills)?;
+                    st.make_room(need)?;
                     self.fill(st, deadline)?;
                 }
             }
         }
+    }
+
+    /// Count a read of a receive with timeout 0; `Timeout` once `POLL_FILLS` are spent.
+    fn poll_budget(deadline: Deadline, fills: &mut u32) -> Result<()> {
+        if matches!(deadline, Deadline::Now) {
+            if *fills >= POLL_FILLS {
+                return Err(Error::Timeout);
+            }
+            *fills += 1;
+        }
+        Ok(())
     }
 
     /// The next whole message already in the buffer, without I/O; or how many bytes the frame
@@ -242,7 +241,7 @@ impl Shared {
     /// `buffered_frame` without consequences: a malformed header is returned as its
     /// description and left in the buffer.
     #[inline]
-    fn parse_front(st: &mut RecvState, max: usize) -> std::result::Result<Next, String> {
+    pub(super) fn parse_front(st: &mut RecvState, max: usize) -> std::result::Result<Next, String> {
         loop {
             let avail = st.end - st.start;
             if avail < HEADER_LEN {
@@ -262,10 +261,30 @@ impl Shared {
         }
     }
 
+    /// One non-blocking read into the buffer (room made by the caller), for a poller's check.
+    /// `Ok(true)`: bytes or the end of stream arrived; `Ok(false)`: nothing there.
+    pub(super) fn read_buffered(&self, st: &mut RecvState) -> io::Result<bool> {
+        let end = st.end;
+        match self.recv_hinted(&mut st.buf[end..], true) {
+            Ok(0) => {
+                st.eof = true;
+                Ok(true)
+            }
+            Ok(n) => {
+                st.filled = end + n == st.buf.len();
+                st.end += n;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// One read into the buffer, waiting per `deadline` and the frame timeout.
     fn fill(&self, st: &mut RecvState, deadline: Deadline) -> Result<()> {
         let (end, have) = (st.end, st.end - st.start);
         let n = self.read_some(&mut st.clock, &mut st.buf[end..], have, deadline)?;
+        st.filled = end + n == st.buf.len();
         st.end += n;
         Ok(())
     }
@@ -299,7 +318,7 @@ impl Shared {
                 None => Deadline::Never,
             };
             let wait_until = deadline.min(frame_deadline);
-            match sys::recv(self.fd, target, !matches!(wait_until, Deadline::Never)) {
+            match self.recv_until(target, wait_until) {
                 Ok(0) if partial && !self.closed.load(Acquire) => {
                     return Err(self.protocol_error(format!(
                         "peer closed the connection in the middle of a frame ({have} bytes of it received)"

@@ -3,6 +3,7 @@
 use super::{arsock_handle, FfiError};
 use crate::conn::Connection;
 use crate::error::Error;
+use crate::poller::Poller;
 use crate::registry::Registry;
 use crate::server::Server;
 use crate::session::{Hub, Session};
@@ -15,6 +16,7 @@ pub(crate) enum Object {
     Client(Arc<Connection>),
     Hub(Arc<Hub>),
     Session(Arc<Session>),
+    Poller(Arc<Poller>),
 }
 
 static HANDLES: Registry<Object> = Registry::new();
@@ -45,6 +47,7 @@ fn wrong_kind(h: arsock_handle, obj: &Object, wanted: &str) -> FfiError {
         Object::Client(_) => "a client",
         Object::Hub(_) => "a hub",
         Object::Session(_) => "a session",
+        Object::Poller(_) => "a poller",
     };
     FfiError::InvalidHandle(format!("handle {h:#x} is {is}, not {wanted}"))
 }
@@ -57,10 +60,31 @@ pub(crate) fn hub(h: arsock_handle) -> Result<Arc<Hub>, FfiError> {
     }
 }
 
+pub(crate) fn poller(h: arsock_handle) -> Result<Arc<Poller>, FfiError> {
+    match HANDLES.get(h) {
+        Some(Object::Poller(p)) => Ok(p),
+        Some(other) => Err(wrong_kind(h, &other, "a poller")),
+        None => Err(missing(h)),
+    }
+}
+
 pub(crate) fn session(h: arsock_handle) -> Result<Arc<Session>, FfiError> {
     match HANDLES.get(h) {
         Some(Object::Session(s)) => Ok(s),
         Some(other) => Err(wrong_kind(h, &other, "a session")),
+        None => Err(missing(h)),
+    }
+}
+
+/// A handle a poller can watch: a server or a client.
+pub(crate) fn pollable(h: arsock_handle) -> Result<Object, FfiError> {
+    match HANDLES.get(h) {
+        Some(obj @ (Object::Server(_) | Object::Client(_))) => Ok(obj),
+        Some(other) => Err(wrong_kind(
+            h,
+            &other,
+            "a server or client (pollers watch those)",
+        )),
         None => Err(missing(h)),
     }
 }
@@ -99,21 +123,43 @@ pub(crate) fn client(h: arsock_handle) -> Result<Arc<Connection>, FfiError> {
 
 /// Remove `h` from the table and close its object (waking calls blocked on it).
 pub(crate) fn close(h: arsock_handle) -> Result<(), FfiError> {
-    match HANDLES.remove_if(h, |_| true) {
+    let removed = if crate::sys::fork_generation() == 0 {
+        HANDLES.remove_if(h, |_| true)
+    } else {
+        // A forked child: a parent thread may have held the table's lock at fork time, and
+        // it would never be released here. Try for a while rather than hang.
+        let give_up = std::time::Instant::now() + std::time::Duration::from_millis(100);
+        loop {
+            match HANDLES.try_remove_if(h, |_| true) {
+                Ok(obj) => break obj,
+                Err(()) if std::time::Instant::now() < give_up => std::thread::yield_now(),
+                Err(()) => {
+                    return Err(FfiError::Core(Error::State(
+                        "the handle table was locked by another thread when this process was \
+                         forked: the handle cannot be closed in this child"
+                            .into(),
+                    )))
+                }
+            }
+        }
+    };
+    match removed {
         Some(Object::Server(s)) => s.close(),
         Some(Object::Client(c)) => c.close(),
         Some(Object::Hub(hub)) => hub.close(),
         Some(Object::Session(s)) => s.close(),
+        Some(Object::Poller(p)) => p.close(),
         None => return Err(missing(h)),
     }
     Ok(())
 }
 
-/// Close a server, client, hub or session handle. The handle is invalid as soon as this
-/// returns.
+/// Close a server, client, poller, hub or session handle. The handle is invalid as soon as
+/// this returns.
 ///
-/// Calls blocked on the handle in other threads return ARSOCK_ERR_CLOSED promptly (a receive
-/// at once, an accept within about 20 ms). For a client, data already accepted by a send keeps
+/// Calls blocked on the handle in other threads return ARSOCK_ERR_CLOSED at once (a receive,
+/// an accept, a send waiting for room, a poller wait). A closed server's port is free when
+/// this returns. A closed server or client leaves the poller it was in. For a client, data already accepted by a send keeps
 /// going to the peer in the background: the socket is released once the peer has
 /// acknowledged all of it, or after ARSOCK_CLOSE_LINGER_MS at most (what is still undelivered
 /// then is dropped). Unread data from the peer is discarded.
@@ -123,10 +169,18 @@ pub(crate) fn close(h: arsock_handle) -> Result<(), FfiError> {
 /// ARSOCK_CLOSE_LINGER_MS), then the others see PEER_LEFT(REMOTE_CLOSE); a poll blocked on it
 /// returns ARSOCK_ERR_CLOSED.
 ///
-/// Never blocks. Any thread.
+/// After fork(), a child may close handles it inherited: that closes only the child's copy of
+/// the socket (the parent's connection or listener is untouched) and takes no lock a parent
+/// thread may have held at fork time. Any other call on an inherited handle in the child
+/// returns ARSOCK_ERR_STATE.
+///
+/// Never blocks (closing a server waits only for accepts in other threads to wake). Any thread.
 ///
 /// Returns ARSOCK_OK; ARSOCK_ERR_INVALID_HANDLE (0, already closed, stale or never issued:
-/// closing twice is this error, never a crash); ARSOCK_ERR_PANIC.
+/// closing twice is this error, never a crash); ARSOCK_ERR_STATE (only in a forked child,
+/// when another thread of the parent held arsock's handle table at the moment of fork(): the
+/// handle cannot be closed there, and the call returns after 0.1 s instead of hanging);
+/// ARSOCK_ERR_PANIC.
 #[no_mangle]
 pub extern "C" fn arsock_close(handle: arsock_handle) -> super::arsock_status {
     super::boundary(|| close(handle))

@@ -12,6 +12,7 @@ mod handles;
 mod hub;
 mod last_error;
 mod message;
+mod poller;
 mod pose;
 mod server;
 mod session;
@@ -23,6 +24,7 @@ pub use handles::arsock_close;
 pub use hub::*;
 pub use last_error::arsock_last_error_message;
 pub use message::*;
+pub use poller::*;
 pub use pose::arsock_pose;
 pub use server::*;
 pub use session::*;
@@ -34,7 +36,7 @@ use crate::timeout::Timeout;
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// A server or client object. 0 is never a valid handle; a closed handle is never reused.
+/// A server, client or poller object. 0 is never a valid handle; a closed handle is never reused.
 #[allow(non_camel_case_types)]
 pub type arsock_handle = u64;
 
