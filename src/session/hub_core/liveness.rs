@@ -45,7 +45,8 @@ impl HubCore {
         };
         for (&id, p) in r.peers.iter_mut() {
             let silent = now.duration_since(p.last_heard);
-            if cfg.grace.is_some_and(|g| silent >= g) {
+            // Without grace a peer leaves as soon as it would go stale.
+            if silent >= cfg.grace.unwrap_or(cfg.stale_after) {
                 gone.push(id);
                 continue;
             }

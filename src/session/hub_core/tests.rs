@@ -646,3 +646,28 @@ fn the_number_of_rooms_is_bounded() {
     // An existing room still takes joiners.
     h.join(c + 1, "r7");
 }
+
+#[test]
+fn without_grace_a_silent_peer_leaves_with_timeout_when_it_goes_stale() {
+    // resume_grace_ms -1 means "no grace: leave at once": a peer whose link stays open but is
+    // silent (a vanished device whose TCP connection never ends) must not linger as stale.
+    let mut h = H::new(HubConfig {
+        grace: None,
+        ..HubConfig::default()
+    });
+    h.join(1, "r");
+    let b = h.join(2, "r");
+    h.out(1);
+    for _ in 0..6 {
+        h.advance(500);
+        h.frame(1, &Frame::Ack { count: 0 }).unwrap(); // a keeps talking, b is silent
+    }
+    let ev = peer_events(&h.out(1));
+    assert_eq!(
+        ev.last(),
+        Some(&(peer_what::LEFT, b, reason::TIMEOUT)),
+        "events at the others: {ev:?}"
+    );
+    assert_eq!(h.core.room_peers("r"), [1]);
+    assert!(h.core.outbox(2).is_none(), "its connection is closed");
+}
