@@ -421,3 +421,123 @@ fn fuzzed_frames_never_panic_a_session() {
     println!("session fuzz: {runs} frames, {errors} violations");
     assert!(errors > 0);
 }
+
+/// A hostile or broken hub cannot make a session hold more than a room can have: at most
+/// MAX_KEYS state keys and MAX_PEERS peers, in a snapshot or live; one more is a violation.
+#[test]
+fn a_hub_cannot_grow_a_sessions_state_or_peers_beyond_the_room_limits() {
+    fn feed(c: &mut ClientCore, f: &Frame<'_>, now: Instant) -> Result<(), Violation> {
+        let b = wire::encode(f);
+        c.on_frame(b[2], &b[HEADER_LEN..], now)
+    }
+    fn welcomed(now: Instant) -> ClientCore {
+        let mut c = ClientCore::new(
+            ClientConfig {
+                room: "r".into(),
+                name: "a".into(),
+                token: Vec::new(),
+                connect_timeout: Duration::from_secs(5),
+                queue_limit: limits::QUEUE_LIMIT,
+            },
+            now,
+        );
+        c.take_want();
+        c.on_connecting(now);
+        c.on_connected(now);
+        let w = wire::Welcome {
+            version: wire::PROTOCOL_VERSION,
+            peer: 1,
+            resume_key: 7,
+            ack: 0,
+            time_us: 0,
+            heartbeat_ms: 500,
+            stale_ms: 2500,
+            grace_ms: 30_000,
+            dropped: 0,
+            resumed: 0,
+        };
+        feed(&mut c, &Frame::Welcome(w), now).unwrap();
+        c
+    }
+    let state = |flags: u8, key: &str| -> Vec<u8> {
+        wire::encode(&Frame::State {
+            flags,
+            writer: 2,
+            time_us: 0,
+            key,
+            value: b"",
+        })
+    };
+    let peer = |what: u8, id: u32| -> Vec<u8> {
+        wire::encode(&Frame::Peer {
+            what,
+            flags: 0,
+            peer: id,
+            reason: 0,
+            time_us: 0,
+            name: "",
+        })
+    };
+    let end = Frame::SnapshotEnd {
+        time_us: 0,
+        peers: 0,
+        keys: 0,
+    };
+    let now = Instant::now();
+    // Count how many of `frames` the session takes before refusing one.
+    let taken = |c: &mut ClientCore, frames: &mut dyn Iterator<Item = Vec<u8>>| -> usize {
+        let mut n = 0;
+        for b in frames {
+            if c.on_frame(b[2], &b[HEADER_LEN..], now).is_err() {
+                return n;
+            }
+            n += 1;
+        }
+        n
+    };
+    let max_keys = limits::MAX_KEYS;
+    let max_others = limits::MAX_PEERS as usize - 1;
+
+    let mut c = welcomed(now);
+    let n = taken(
+        &mut c,
+        &mut (0..max_keys + 10).map(|i| state(state_flag::SNAPSHOT, &format!("k{i}"))),
+    );
+    assert_eq!(n, max_keys, "snapshot keys");
+
+    let mut c = welcomed(now);
+    let n = taken(
+        &mut c,
+        &mut (2..max_others as u32 + 12).map(|i| peer(peer_what::PRESENT, i)),
+    );
+    assert_eq!(n, max_others, "snapshot peers");
+
+    let mut c = welcomed(now);
+    feed(&mut c, &end, now).unwrap();
+    let n = taken(
+        &mut c,
+        &mut (0..max_keys + 10).map(|i| state(0, &format!("k{i}"))),
+    );
+    assert_eq!(n, max_keys, "live keys");
+    // Rewriting a present key is always fine.
+    assert!(feed(
+        &mut c,
+        &Frame::State {
+            flags: 0,
+            writer: 2,
+            time_us: 0,
+            key: "k0",
+            value: b"x",
+        },
+        now
+    )
+    .is_ok());
+
+    let mut c = welcomed(now);
+    feed(&mut c, &end, now).unwrap();
+    let n = taken(
+        &mut c,
+        &mut (2..max_others as u32 + 12).map(|i| peer(peer_what::JOINED, i)),
+    );
+    assert_eq!(n, max_others, "live peers");
+}

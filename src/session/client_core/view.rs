@@ -169,6 +169,7 @@ impl ClientCore {
     ) -> Result<(), Violation> {
         let kind = match what {
             peer_what::JOINED => {
+                super::check_room_peers(&self.peers, peer)?;
                 self.peers.insert(
                     peer,
                     PeerView {
