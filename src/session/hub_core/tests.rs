@@ -671,3 +671,51 @@ fn without_grace_a_silent_peer_leaves_with_timeout_when_it_goes_stale() {
     assert_eq!(h.core.room_peers("r"), [1]);
     assert!(h.core.outbox(2).is_none(), "its connection is closed");
 }
+
+#[test]
+fn a_connected_peer_that_reads_nothing_cannot_make_the_hub_queue_state_changes_without_bound() {
+    // State changes and presence are not kept for resume, so they never count in the peer's
+    // message queue; a peer that stops reading must still be cut off before the hub's queue
+    // for it grows past the hard limit (plus what a snapshot of the room can take).
+    let cfg = HubConfig {
+        queue_limit: 1000,
+        ..HubConfig::default()
+    };
+    let hard = 1000 * HARD_QUEUE_FACTOR;
+    let mut h = H::new(cfg);
+    h.join(1, "r");
+    h.join(2, "r");
+    let value = [7u8; 500];
+    for i in 0..200 {
+        let key = format!("k{}", i % 4);
+        h.frame(
+            1,
+            &Frame::SetState {
+                flags: 0,
+                key: &key,
+                value: &value,
+            },
+        )
+        .unwrap();
+        drain(h.core.outbox(1).unwrap()); // the writer reads everything
+        if i % 10 == 0 {
+            h.frame(2, &Frame::Ack { count: 0 }).unwrap(); // alive, but never reads
+            h.advance(50);
+        }
+        if let Some(o) = h.core.outbox(2) {
+            assert!(
+                o.len() <= hard + 10_000, // + a snapshot and one tick's worth of changes
+                "the hub holds {} bytes for a peer that reads nothing",
+                o.len()
+            );
+        }
+    }
+    let out = h.out(2);
+    assert!(out.iter().any(|(k, p)| *k == kind::BYE
+        && wire::decode(*k, p)
+            == Ok(Some(Frame::Bye {
+                reason: reason::SLOW_PEER
+            }))));
+    assert!(h.core.outbox(2).is_none() && h.core.outbox(1).is_some());
+    assert_eq!(h.core.room_peers("r"), [1, 2], "a slow peer may resume");
+}
