@@ -611,9 +611,10 @@ impl ClientCore {
         self.queue_counted(wire::encode(&Frame::SetState { flags, key, value }), now)
     }
 
-    /// Close: a BYE goes out after what is queued (if the link is up).
+    /// Close: a BYE goes out after what is queued (if the link is up, or its HELLO is out:
+    /// the hub reads the BYE after the HELLO, so the others see a clean leave).
     pub fn close(&mut self) {
-        let up = matches!(self.link, Link::Syncing | Link::Live);
+        let up = matches!(self.link, Link::Hello(_) | Link::Syncing | Link::Live);
         if up && !self.over {
             self.outbox.push_data(
                 wire::encode(&Frame::Bye {

@@ -541,3 +541,40 @@ fn a_hub_cannot_grow_a_sessions_state_or_peers_beyond_the_room_limits() {
     );
     assert_eq!(n, max_others, "live peers");
 }
+
+/// Closing a session whose HELLO is out but whose WELCOME has not arrived yet still says
+/// goodbye: the others see it leave with REMOTE_CLOSE at once, not a stale ghost for the grace.
+#[test]
+fn a_session_closed_before_its_welcome_arrives_leaves_with_remote_close() {
+    let mut n = Net::new(HubConfig::default());
+    let a = n.add("a");
+    n.run();
+    n.events(a);
+    let b = n.add("b");
+    assert!(n.devs[b].0.take_want().connect);
+    let c = n.next_conn;
+    n.next_conn += 1;
+    n.hub.on_connect(c, n.now);
+    n.devs[b].1 = Some(c);
+    n.devs[b].0.on_connecting(n.now);
+    n.devs[b].0.on_connected(n.now);
+    n.devs[b].0.close(); // HELLO queued, no WELCOME yet
+    n.run(); // what was queued reaches the hub
+    if n.devs[b].1.take().is_some() {
+        n.hub.on_closed(c, n.now); // then the socket ends
+    }
+    n.run();
+    let ev: Vec<(u32, u32, i32)> = n
+        .events(a)
+        .iter()
+        .map(|e| (e.kind, e.peer, e.reason))
+        .collect();
+    assert_eq!(
+        ev,
+        [
+            (event_kind::PEER_JOINED, 2, 0),
+            (event_kind::PEER_LEFT, 2, reason::REMOTE_CLOSE)
+        ]
+    );
+    assert_eq!(n.hub.room_peers("r"), [1]);
+}
