@@ -292,3 +292,42 @@ fn before_its_hello_a_connection_cannot_announce_a_large_frame() {
         ok(arsock_close(hub));
     });
 }
+
+/// A connection that streams frames faster than the hub can take them must not monopolise the
+/// library's I/O thread: the hub reads a bounded amount per turn, so other rooms (and the
+/// hub's housekeeping) keep going while the flood lasts.
+#[test]
+fn a_connection_flooding_the_hub_does_not_stop_it_serving_other_rooms() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    within(Duration::from_secs(90), || {
+        let (hub, port) = hub();
+        let (mut a, mut b) = honest(port, "calm");
+        let s = raw(port);
+        let mut w = s.try_clone().unwrap();
+        w.write_all(&hello("flood")).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let flood = std::thread::spawn(move || {
+            let f = wire::encode(&Frame::Send {
+                to: 0,
+                payload: b"x",
+            });
+            let buf = f.repeat(64 * 1024 / f.len());
+            let end = std::time::Instant::now() + Duration::from_secs(30);
+            while !stop2.load(Ordering::Relaxed) && std::time::Instant::now() < end {
+                if w.write_all(&buf).is_err() {
+                    break;
+                }
+            }
+        });
+        std::thread::sleep(Duration::from_millis(500)); // the flood is under way
+        still_fine(&mut a, &mut b);
+        stop.store(true, Ordering::Relaxed);
+        let _ = s.shutdown(std::net::Shutdown::Both);
+        flood.join().unwrap();
+        a.close();
+        b.close();
+        ok(arsock_close(hub));
+    });
+}
