@@ -70,7 +70,15 @@ struct Inner {
     /// Payloads of the events of the last poll, by id.
     last_payloads: Vec<(u64, Bytes)>,
     next_payload: u64,
+    /// The last read ended its turn with bytes perhaps left on the socket.
+    more_to_read: bool,
+    /// A job to go on reading is queued.
+    read_posted: bool,
 }
+
+/// Bytes read from the hub per turn; then the other sessions, hubs and timers of the process
+/// get theirs (a hub streaming frames that make no events cannot hold the I/O thread).
+const READ_TURN: usize = 256 * 1024;
 
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -136,6 +144,8 @@ impl Session {
                 linger_until: None,
                 last_payloads: Vec::new(),
                 next_payload: 1,
+                more_to_read: false,
+                read_posted: false,
             }),
             cond: Condvar::new(),
         });
@@ -201,6 +211,7 @@ impl Session {
                 g.read();
                 g.obey(r, &self.shared);
                 g.write();
+                continue_reading(&mut g, r, &self.shared);
             }
         }
         Ok(out)
@@ -466,6 +477,7 @@ impl Inner {
         #[derive(PartialEq)]
         enum End {
             Drained,
+            Turn,
             Lost,
             Violation,
         }
@@ -474,11 +486,16 @@ impl Inner {
             if buf.len() < 64 * 1024 {
                 buf.resize(64 * 1024, 0);
             }
+            let mut budget = READ_TURN;
             loop {
+                if budget == 0 {
+                    return End::Turn;
+                }
                 match s.read(&mut buf) {
                     Ok(0) => return End::Lost,
                     Ok(n) => match reader.feed(&buf[..n], &mut on_frame) {
-                        Ok(Flow::Continue) => {}
+                        Ok(Flow::Continue) if n >= budget => return End::Turn,
+                        Ok(Flow::Continue) => budget -= n,
                         Ok(Flow::Pause) => return End::Drained,
                         Err(_) => return End::Violation,
                     },
@@ -490,6 +507,7 @@ impl Inner {
         });
         match end {
             End::Drained => self.held_back = self.core.wants_pause(),
+            End::Turn => self.more_to_read = true,
             End::Lost => self.core.on_link_lost(reason::NETWORK, Instant::now()),
             End::Violation => self.core.on_violation(Instant::now()),
         }
@@ -551,6 +569,30 @@ impl Inner {
     }
 }
 
+/// Queue one more read turn if the last one ended with bytes perhaps left.
+fn continue_reading(g: &mut Inner, r: &Reactor, me: &Arc<Shared>) {
+    if !std::mem::take(&mut g.more_to_read) || g.read_posted {
+        return;
+    }
+    g.read_posted = true;
+    let me = me.clone();
+    r.post(move |r| {
+        let mut g = me.lock();
+        g.read_posted = false;
+        if g.closed {
+            return;
+        }
+        let before = g.core.pending_events();
+        g.read();
+        g.obey(r, &me);
+        g.write();
+        continue_reading(&mut g, r, &me);
+        if g.core.pending_events() != before {
+            me.cond.notify_all();
+        }
+    });
+}
+
 impl Handler for Shared {
     fn on_ready(&self, r: &Reactor, token: Token, ready: Ready) {
         let Some(me) = self.me.upgrade() else { return };
@@ -563,6 +605,7 @@ impl Handler for Shared {
         if g.linger_until.is_none() && !g.closed {
             g.obey(r, &me);
             g.write();
+            continue_reading(&mut g, r, &me);
         }
         if g.core.pending_events() != before {
             self.cond.notify_all();
