@@ -239,7 +239,7 @@ impl Session {
     pub fn send(&self, to: u32, data: &[u8]) -> Result<()> {
         let mut g = self.usable()?;
         g.core.send(to, data, Instant::now())?;
-        g.write();
+        self.write_and_wake(&mut g);
         Ok(())
     }
 
@@ -247,8 +247,17 @@ impl Session {
     pub fn set_state(&self, key: &str, value: Option<&[u8]>) -> Result<()> {
         let mut g = self.usable()?;
         g.core.set_state(key, value, Instant::now())?;
-        g.write();
+        self.write_and_wake(&mut g);
         Ok(())
+    }
+
+    /// Write inline; a write that finds the link broken makes an event: wake blocked polls.
+    fn write_and_wake(&self, g: &mut Inner) {
+        let before = g.core.pending_events();
+        g.write();
+        if g.core.pending_events() != before {
+            self.shared.cond.notify_all();
+        }
     }
 
     /// A key's value as last received from the hub.
@@ -636,5 +645,69 @@ impl Handler for Shared {
         if !g.core.is_over() || g.sock.is_some() {
             r.set_timer(token, now + TICK, 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::event_kind;
+    use crate::session::hub_core::HubConfig;
+    use crate::session::Hub;
+    use std::sync::mpsc;
+
+    /// An event that an application thread's own call produces (a send that finds the link
+    /// broken) wakes a poll blocked in another thread, even while the I/O thread is busy.
+    #[test]
+    fn an_event_made_by_a_send_wakes_a_poll_blocked_in_another_thread() {
+        let hub = Hub::start(
+            "127.0.0.1",
+            0,
+            HubConfig {
+                grace: None,
+                ..HubConfig::default()
+            },
+        )
+        .unwrap();
+        let port = hub.local_addr().port();
+        let s = Arc::new(Session::open("127.0.0.1", port, "r", SessionConfig::default()).unwrap());
+        let ev = s.poll(16, Timeout::After(Duration::from_secs(10))).unwrap();
+        assert_eq!(ev[0].0.kind, event_kind::JOINED);
+
+        // Hold the I/O thread (bounded), so that only the application threads act.
+        let (release, held) = mpsc::channel::<()>();
+        let (started, running) = mpsc::channel::<()>();
+        reactor::get().unwrap().post(move |_| {
+            let _ = started.send(());
+            let _ = held.recv_timeout(Duration::from_secs(5));
+        });
+        running.recv_timeout(Duration::from_secs(5)).unwrap();
+
+        let s2 = s.clone();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(s2.poll(16, Timeout::Forever));
+        });
+        std::thread::sleep(Duration::from_millis(100)); // the poll is blocked by now
+        hub.close(); // the hub's end of the link goes away
+        let mut sends = 0;
+        while s.send(0, b"x").is_ok() && sends < 200 {
+            sends += 1; // a later write finds the link reset and ends the session (no grace)
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = release.send(());
+        // A watchdog, not a timing check: woken, the poll returns at once.
+        let got = rx.recv_timeout(Duration::from_secs(5));
+        let pending = s.shared.lock().core.pending_events();
+        s.close(); // wakes the poll if it is still blocked
+        let kinds: Vec<u32> = match &got {
+            Ok(Ok(v)) => v.iter().map(|(e, _)| e.kind).collect(),
+            _ => Vec::new(),
+        };
+        assert_eq!(
+            kinds,
+            [event_kind::DISCONNECTED],
+            "poll: {got:?}; events pending meanwhile: {pending}"
+        );
     }
 }
