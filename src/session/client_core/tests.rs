@@ -578,3 +578,34 @@ fn a_session_closed_before_its_welcome_arrives_leaves_with_remote_close() {
     );
     assert_eq!(n.hub.room_peers("r"), [1]);
 }
+
+/// The joiner's order holds with a stale peer present too: JOINED, every PEER_JOINED, every
+/// STATE_CHANGED, and only then the news that a peer is stale.
+#[test]
+fn a_joiner_sees_all_peers_and_state_before_a_present_peer_is_reported_stale() {
+    let mut n = Net::new(HubConfig::default());
+    let a = n.add("a");
+    n.run();
+    n.add("b");
+    n.run();
+    n.add("c");
+    n.run();
+    n.devs[a].0.set_state("k", Some(b"v"), n.now).unwrap();
+    n.run();
+    n.cut(a); // a is stale at the hub, within its grace
+    n.run();
+    let d = n.add("d");
+    n.run();
+    let ev: Vec<(u32, u32)> = n.events(d).iter().map(|e| (e.kind, e.peer)).collect();
+    assert_eq!(
+        ev,
+        [
+            (event_kind::JOINED, 4),
+            (event_kind::PEER_JOINED, 1),
+            (event_kind::PEER_JOINED, 2),
+            (event_kind::PEER_JOINED, 3),
+            (event_kind::STATE_CHANGED, 1),
+            (event_kind::PEER_STALE, 1),
+        ]
+    );
+}

@@ -73,6 +73,9 @@ impl ClientCore {
                 time_us,
             });
         }
+        // New peers that are stale are reported so after the snapshot's PEER_JOINED and
+        // STATE_CHANGED events (a joiner's order: JOINED, peers, state, then the rest).
+        let mut new_stale = Vec::new();
         for (&id, p) in &s.peers {
             match old_peers.get(&id) {
                 None => {
@@ -86,15 +89,7 @@ impl ClientCore {
                         time_us,
                     });
                     if p.stale {
-                        self.emit(Event {
-                            kind: event_kind::PEER_STALE,
-                            peer: id,
-                            reason: 0,
-                            flags: 0,
-                            payload: None,
-                            size: 0,
-                            time_us,
-                        });
+                        new_stale.push(id);
                     }
                 }
                 Some(o) if o.stale != p.stale => {
@@ -152,6 +147,17 @@ impl ClientCore {
                 flags: event_flag::STATE_DELETED,
                 payload: Some(kb),
                 size,
+                time_us,
+            });
+        }
+        for id in new_stale {
+            self.emit(Event {
+                kind: event_kind::PEER_STALE,
+                peer: id,
+                reason: 0,
+                flags: 0,
+                payload: None,
+                size: 0,
                 time_us,
             });
         }
