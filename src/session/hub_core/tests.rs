@@ -719,3 +719,50 @@ fn a_connected_peer_that_reads_nothing_cannot_make_the_hub_queue_state_changes_w
     assert!(h.core.outbox(2).is_none() && h.core.outbox(1).is_some());
     assert_eq!(h.core.room_peers("r"), [1, 2], "a slow peer may resume");
 }
+
+#[test]
+fn a_new_key_refused_because_the_state_is_full_is_reported_to_its_writer_as_absent() {
+    // Two sessions may both see room for one more key; the hub keeps the first. The second
+    // writer must learn its write did not stick (STATE DELETED for its key, to it alone), not
+    // lose it silently; the others see nothing, for nothing changed.
+    let mut h = H::new(HubConfig::default());
+    h.join(1, "r");
+    h.join(2, "r");
+    for i in 0..limits::MAX_KEYS {
+        h.frame(
+            1,
+            &Frame::SetState {
+                flags: 0,
+                key: &format!("k{i}"),
+                value: b"",
+            },
+        )
+        .unwrap();
+    }
+    h.out(1);
+    h.out(2);
+    h.frame(
+        2,
+        &Frame::SetState {
+            flags: 0,
+            key: "late",
+            value: b"v",
+        },
+    )
+    .unwrap();
+    let states = |frames: Vec<(u8, Vec<u8>)>| -> Vec<(u8, String)> {
+        frames
+            .iter()
+            .filter_map(|(k, p)| match wire::decode(*k, p) {
+                Ok(Some(Frame::State { flags, key, .. })) => Some((flags, key.to_string())),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        states(h.out(2)),
+        [(state_flag::DELETED, "late".to_string())]
+    );
+    assert_eq!(states(h.out(1)), []);
+    assert_eq!(h.core.room_state("r").unwrap().len(), limits::MAX_KEYS);
+}
