@@ -58,6 +58,10 @@ struct Inner {
     next_addr: usize,
     /// Reading stopped because the application's events were over their limit.
     held_back: bool,
+    /// The last read ended its turn with bytes perhaps left on the socket.
+    more_to_read: bool,
+    /// A job to go on reading is queued.
+    read_posted: bool,
     /// Addresses not yet tried in the current connection attempt.
     addrs_left: usize,
     sock: Option<(TcpStream, Token)>,
@@ -70,10 +74,6 @@ struct Inner {
     /// Payloads of the events of the last poll, by id.
     last_payloads: Vec<(u64, Bytes)>,
     next_payload: u64,
-    /// The last read ended its turn with bytes perhaps left on the socket.
-    more_to_read: bool,
-    /// A job to go on reading is queued.
-    read_posted: bool,
 }
 
 /// Bytes read from the hub per turn; then the other sessions, hubs and timers of the process
@@ -136,6 +136,8 @@ impl Session {
                 next_addr: 0,
                 addrs_left: 0,
                 held_back: false,
+                more_to_read: false,
+                read_posted: false,
                 sock: None,
                 connected: false,
                 reader: FrameReader::new(wire::MAX_FRAME_PAYLOAD),
@@ -144,8 +146,6 @@ impl Session {
                 linger_until: None,
                 last_payloads: Vec::new(),
                 next_payload: 1,
-                more_to_read: false,
-                read_posted: false,
             }),
             cond: Condvar::new(),
         });

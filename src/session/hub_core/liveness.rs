@@ -1,12 +1,9 @@
 //! Housekeeping: acknowledgements, heartbeats, stale and departed peers, slow peers,
 //! late handshakes, empty rooms.
 
-use super::{ConnId, HubCore, StateEntry};
-use crate::frame::HEADER_LEN;
-use crate::session::limits;
+use super::{ConnId, HubCore};
 use crate::session::reason;
 use crate::session::wire::{self, peer_what, Frame};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -102,8 +99,12 @@ impl HubCore {
 }
 
 /// Bytes of the frames of a snapshot of a room with `state` and `peers` peers (an upper bound).
-fn snapshot_size(state: &BTreeMap<String, StateEntry>, peers: usize) -> usize {
-    const FRAME: usize = HEADER_LEN + 32;
+fn snapshot_size(
+    state: &std::collections::BTreeMap<String, super::StateEntry>,
+    peers: usize,
+) -> usize {
+    use crate::session::limits;
+    const FRAME: usize = crate::frame::HEADER_LEN + 32;
     let entries: usize = state
         .iter()
         .map(|(k, e)| FRAME + k.len() + e.value.len())
