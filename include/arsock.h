@@ -1053,7 +1053,11 @@ arsock_status arsock_session_set_state(arsock_handle s,
 
 /**
  * Delete state key `key`; peers see STATE_CHANGED with flag ARSOCK_STATE_DELETED (nothing
- * if the key does not exist). Statuses as `arsock_session_set_state`.
+ * if the key does not exist).
+ *
+ * Never blocks; any thread. Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (NULL or bad key);
+ * ARSOCK_ERR_STATE (not joined yet); ARSOCK_ERR_WOULD_BLOCK; ARSOCK_ERR_CLOSED;
+ * ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_PANIC.
  *
  * # Safety
  * `key` is NUL-terminated.

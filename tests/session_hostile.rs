@@ -292,3 +292,134 @@ fn before_its_hello_a_connection_cannot_announce_a_large_frame() {
         ok(arsock_close(hub));
     });
 }
+
+/// A connection that streams frames faster than the hub can take them must not monopolise the
+/// library's I/O thread: the hub reads a bounded amount per turn, so other rooms (and the
+/// hub's housekeeping) keep going while the flood lasts.
+#[test]
+fn a_connection_flooding_the_hub_does_not_stop_it_serving_other_rooms() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    within(Duration::from_secs(90), || {
+        let (hub, port) = hub();
+        let (mut a, mut b) = honest(port, "calm");
+        let s = raw(port);
+        let mut w = s.try_clone().unwrap();
+        w.write_all(&hello("flood")).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let flood = std::thread::spawn(move || {
+            let f = wire::encode(&Frame::Send {
+                to: 0,
+                payload: b"x",
+            });
+            let buf = f.repeat(64 * 1024 / f.len());
+            let end = std::time::Instant::now() + Duration::from_secs(30);
+            while !stop2.load(Ordering::Relaxed) && std::time::Instant::now() < end {
+                if w.write_all(&buf).is_err() {
+                    break;
+                }
+            }
+        });
+        std::thread::sleep(Duration::from_millis(500)); // the flood is under way
+        still_fine(&mut a, &mut b);
+        stop.store(true, Ordering::Relaxed);
+        let _ = s.shutdown(std::net::Shutdown::Both);
+        flood.join().unwrap();
+        a.close();
+        b.close();
+        ok(arsock_close(hub));
+    });
+}
+
+/// A fake hub on loopback: welcomes one session (no grace, long stale time), then streams
+/// frames of an unknown extension kind (skipped, they make no events) until `stop` or 30 s.
+fn flooding_fake_hub(
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (u16, std::thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut buf = [0u8; 256];
+        let _ = s.read(&mut buf); // the HELLO
+        let mut w = wire::encode(&Frame::Welcome(wire::Welcome {
+            version: 1,
+            peer: 7,
+            resume_key: 1,
+            ack: 0,
+            time_us: 0,
+            heartbeat_ms: 500,
+            stale_ms: 60_000,
+            grace_ms: -1,
+            dropped: 0,
+            resumed: 0,
+        }));
+        w.extend(wire::encode(&Frame::SnapshotEnd {
+            time_us: 0,
+            peers: 0,
+            keys: 0,
+        }));
+        s.write_all(&w).unwrap();
+        let skipped = [0xA5, 1, 0x95, 0, 0, 0, 0, 0]; // an unknown extension kind
+        let flood = skipped.repeat(8 * 1024);
+        let end = std::time::Instant::now() + Duration::from_secs(30);
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) && std::time::Instant::now() < end {
+            if s.write_all(&flood).is_err() {
+                break;
+            }
+        }
+    });
+    (port, t)
+}
+
+/// A hub streaming frames that make no events (unknown extension kinds are skipped) faster than
+/// a session can take them must not monopolise the library's I/O thread either: the other
+/// sessions and hubs of the process keep going while the flood lasts.
+#[test]
+fn a_hub_flooding_a_session_does_not_stop_the_other_sessions_of_the_process() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    within(Duration::from_secs(90), || {
+        let (hub, port) = hub();
+        let (mut a, mut b) = honest(port, "calm");
+        let stop = Arc::new(AtomicBool::new(false));
+        let (fake_port, fake) = flooding_fake_hub(stop.clone());
+        let victim = Dev::join(fake_port, "r", "victim");
+        std::thread::sleep(Duration::from_millis(500)); // the flood is under way
+        still_fine(&mut a, &mut b);
+        stop.store(true, Ordering::Relaxed);
+        victim.close();
+        fake.join().unwrap();
+        a.close();
+        b.close();
+        ok(arsock_close(hub));
+    });
+}
+
+/// arsock_close never blocks, even on a session whose hub keeps streaming while the session
+/// lingers to hand over its last frames.
+#[test]
+fn closing_a_session_whose_hub_keeps_streaming_returns_promptly() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    within(Duration::from_secs(90), || {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (fake_port, fake) = flooding_fake_hub(stop.clone());
+        let victim = Dev::join(fake_port, "r", "victim");
+        std::thread::sleep(Duration::from_millis(300)); // the flood is under way
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            victim.close();
+            let _ = tx.send(());
+        });
+        // A watchdog, not a timing check: a close that does not block returns at once.
+        let closed = rx.recv_timeout(Duration::from_secs(5));
+        stop.store(true, Ordering::Relaxed);
+        fake.join().unwrap();
+        assert!(
+            closed.is_ok(),
+            "arsock_close blocked while the hub streamed"
+        );
+    });
+}

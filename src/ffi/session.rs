@@ -264,13 +264,13 @@ pub unsafe extern "C" fn arsock_session_poll(
 /// Copy `bytes` to the caller's buffer with recv_msg's rule: too small → BUFFER_TOO_SMALL with
 /// `*out_len` = size needed, nothing copied.
 fn copy_out(bytes: &[u8], buf: *mut u8, cap: usize, out_len: &mut usize) -> Result<(), FfiError> {
+    let buf = slice_mut_arg(buf, cap, "buf")?;
     if bytes.len() > cap {
         *out_len = bytes.len();
         return Err(FfiError::Core(Error::BufferTooSmall {
             needed: bytes.len(),
         }));
     }
-    let buf = slice_mut_arg(buf, cap, "buf")?;
     buf[..bytes.len()].copy_from_slice(bytes);
     *out_len = bytes.len();
     Ok(())
@@ -353,7 +353,11 @@ pub unsafe extern "C" fn arsock_session_set_state(
 }
 
 /// Delete state key `key`; peers see STATE_CHANGED with flag ARSOCK_STATE_DELETED (nothing
-/// if the key does not exist). Statuses as `arsock_session_set_state`.
+/// if the key does not exist).
+///
+/// Never blocks; any thread. Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (NULL or bad key);
+/// ARSOCK_ERR_STATE (not joined yet); ARSOCK_ERR_WOULD_BLOCK; ARSOCK_ERR_CLOSED;
+/// ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_PANIC.
 ///
 /// # Safety
 /// `key` is NUL-terminated.
@@ -441,6 +445,25 @@ pub unsafe extern "C" fn arsock_session_peer_name(
 mod tests {
     use super::*;
     use crate::session::{event_flag, event_kind, limits, reason};
+
+    #[test]
+    fn a_null_buffer_with_a_capacity_is_an_invalid_argument_whatever_the_payload_size() {
+        // As recv_msg: the buffer is checked before the size, so NULL with cap > 0 is
+        // INVALID_ARGUMENT (as documented), never BUFFER_TOO_SMALL, and `*out_len` is untouched.
+        for payload in [&b"0123456789"[..], &b"01"[..]] {
+            let mut n = 99;
+            let r = copy_out(payload, std::ptr::null_mut(), 4, &mut n);
+            assert!(
+                matches!(r, Err(FfiError::Core(Error::InvalidArgument(_)))),
+                "{} bytes: {r:?}",
+                payload.len()
+            );
+            assert_eq!(n, 99);
+        }
+        let mut n = 99;
+        assert!(copy_out(b"", std::ptr::null_mut(), 0, &mut n).is_ok());
+        assert_eq!(n, 0);
+    }
 
     #[test]
     fn c_constants_equal_the_core_constants() {

@@ -394,6 +394,7 @@ impl ClientCore {
                 },
             ) => {
                 if let Some(s) = self.staging.as_mut() {
+                    check_room_peers(&s.peers, peer)?;
                     let stale = flags & wire::PEER_FLAG_STALE != 0;
                     s.peers.insert(
                         peer,
@@ -415,6 +416,7 @@ impl ClientCore {
                 },
             ) if flags & state_flag::SNAPSHOT != 0 => {
                 if let Some(s) = self.staging.as_mut() {
+                    check_room_keys(&s.state, key)?;
                     s.state.insert(key.to_string(), (writer, value.into()));
                 }
             }
@@ -445,6 +447,7 @@ impl ClientCore {
                 if deleted {
                     self.state.remove(key);
                 } else {
+                    check_room_keys(&self.state, key)?;
                     self.state.insert(key.to_string(), (writer, value.into()));
                 }
                 let f = if deleted {
@@ -608,9 +611,10 @@ impl ClientCore {
         self.queue_counted(wire::encode(&Frame::SetState { flags, key, value }), now)
     }
 
-    /// Close: a BYE goes out after what is queued (if the link is up).
+    /// Close: a BYE goes out after what is queued (if the link is up, or its HELLO is out:
+    /// the hub reads the BYE after the HELLO, so the others see a clean leave).
     pub fn close(&mut self) {
-        let up = matches!(self.link, Link::Syncing | Link::Live);
+        let up = matches!(self.link, Link::Hello(_) | Link::Syncing | Link::Live);
         if up && !self.over {
             self.outbox.push_data(
                 wire::encode(&Frame::Bye {
@@ -623,6 +627,28 @@ impl ClientCore {
         self.link = Link::Down;
         self.retry_at = None;
     }
+}
+
+/// A hub may not make a session hold more keys than a room can have.
+fn check_room_keys<V>(state: &BTreeMap<String, V>, key: &str) -> Result<(), Violation> {
+    if state.len() >= limits::MAX_KEYS && !state.contains_key(key) {
+        return Err(Violation(format!(
+            "state key {key:?} beyond the room's {} keys",
+            limits::MAX_KEYS
+        )));
+    }
+    Ok(())
+}
+
+/// A hub may not announce more peers than a room can have (this session is one of them).
+fn check_room_peers(peers: &BTreeMap<u32, PeerView>, peer: u32) -> Result<(), Violation> {
+    if peers.len() + 1 >= limits::MAX_PEERS as usize && !peers.contains_key(&peer) {
+        return Err(Violation(format!(
+            "peer {peer} beyond the room's {} peers",
+            limits::MAX_PEERS
+        )));
+    }
+    Ok(())
 }
 
 /// Check a state key: 1–255 bytes.

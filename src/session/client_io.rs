@@ -58,6 +58,10 @@ struct Inner {
     next_addr: usize,
     /// Reading stopped because the application's events were over their limit.
     held_back: bool,
+    /// The last read ended its turn with bytes perhaps left on the socket.
+    more_to_read: bool,
+    /// A job to go on reading is queued.
+    read_posted: bool,
     /// Addresses not yet tried in the current connection attempt.
     addrs_left: usize,
     sock: Option<(TcpStream, Token)>,
@@ -71,6 +75,10 @@ struct Inner {
     last_payloads: Vec<(u64, Bytes)>,
     next_payload: u64,
 }
+
+/// Bytes read from the hub per turn; then the other sessions, hubs and timers of the process
+/// get theirs (a hub streaming frames that make no events cannot hold the I/O thread).
+const READ_TURN: usize = 256 * 1024;
 
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -128,6 +136,8 @@ impl Session {
                 next_addr: 0,
                 addrs_left: 0,
                 held_back: false,
+                more_to_read: false,
+                read_posted: false,
                 sock: None,
                 connected: false,
                 reader: FrameReader::new(wire::MAX_FRAME_PAYLOAD),
@@ -201,6 +211,7 @@ impl Session {
                 g.read();
                 g.obey(r, &self.shared);
                 g.write();
+                continue_reading(&mut g, r, &self.shared);
             }
         }
         Ok(out)
@@ -228,7 +239,7 @@ impl Session {
     pub fn send(&self, to: u32, data: &[u8]) -> Result<()> {
         let mut g = self.usable()?;
         g.core.send(to, data, Instant::now())?;
-        g.write();
+        self.write_and_wake(&mut g);
         Ok(())
     }
 
@@ -236,8 +247,17 @@ impl Session {
     pub fn set_state(&self, key: &str, value: Option<&[u8]>) -> Result<()> {
         let mut g = self.usable()?;
         g.core.set_state(key, value, Instant::now())?;
-        g.write();
+        self.write_and_wake(&mut g);
         Ok(())
+    }
+
+    /// Write inline; a write that finds the link broken makes an event: wake blocked polls.
+    fn write_and_wake(&self, g: &mut Inner) {
+        let before = g.core.pending_events();
+        g.write();
+        if g.core.pending_events() != before {
+            self.shared.cond.notify_all();
+        }
     }
 
     /// A key's value as last received from the hub.
@@ -466,6 +486,7 @@ impl Inner {
         #[derive(PartialEq)]
         enum End {
             Drained,
+            Turn,
             Lost,
             Violation,
         }
@@ -474,11 +495,16 @@ impl Inner {
             if buf.len() < 64 * 1024 {
                 buf.resize(64 * 1024, 0);
             }
+            let mut budget = READ_TURN;
             loop {
+                if budget == 0 {
+                    return End::Turn;
+                }
                 match s.read(&mut buf) {
                     Ok(0) => return End::Lost,
                     Ok(n) => match reader.feed(&buf[..n], &mut on_frame) {
-                        Ok(Flow::Continue) => {}
+                        Ok(Flow::Continue) if n >= budget => return End::Turn,
+                        Ok(Flow::Continue) => budget -= n,
                         Ok(Flow::Pause) => return End::Drained,
                         Err(_) => return End::Violation,
                     },
@@ -490,6 +516,7 @@ impl Inner {
         });
         match end {
             End::Drained => self.held_back = self.core.wants_pause(),
+            End::Turn => self.more_to_read = true,
             End::Lost => self.core.on_link_lost(reason::NETWORK, Instant::now()),
             End::Violation => self.core.on_violation(Instant::now()),
         }
@@ -551,6 +578,30 @@ impl Inner {
     }
 }
 
+/// Queue one more read turn if the last one ended with bytes perhaps left.
+fn continue_reading(g: &mut Inner, r: &Reactor, me: &Arc<Shared>) {
+    if !std::mem::take(&mut g.more_to_read) || g.read_posted {
+        return;
+    }
+    g.read_posted = true;
+    let me = me.clone();
+    r.post(move |r| {
+        let mut g = me.lock();
+        g.read_posted = false;
+        if g.closed {
+            return;
+        }
+        let before = g.core.pending_events();
+        g.read();
+        g.obey(r, &me);
+        g.write();
+        continue_reading(&mut g, r, &me);
+        if g.core.pending_events() != before {
+            me.cond.notify_all();
+        }
+    });
+}
+
 impl Handler for Shared {
     fn on_ready(&self, r: &Reactor, token: Token, ready: Ready) {
         let Some(me) = self.me.upgrade() else { return };
@@ -563,6 +614,7 @@ impl Handler for Shared {
         if g.linger_until.is_none() && !g.closed {
             g.obey(r, &me);
             g.write();
+            continue_reading(&mut g, r, &me);
         }
         if g.core.pending_events() != before {
             self.cond.notify_all();
@@ -593,5 +645,69 @@ impl Handler for Shared {
         if !g.core.is_over() || g.sock.is_some() {
             r.set_timer(token, now + TICK, 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::event_kind;
+    use crate::session::hub_core::HubConfig;
+    use crate::session::Hub;
+    use std::sync::mpsc;
+
+    /// An event that an application thread's own call produces (a send that finds the link
+    /// broken) wakes a poll blocked in another thread, even while the I/O thread is busy.
+    #[test]
+    fn an_event_made_by_a_send_wakes_a_poll_blocked_in_another_thread() {
+        let hub = Hub::start(
+            "127.0.0.1",
+            0,
+            HubConfig {
+                grace: None,
+                ..HubConfig::default()
+            },
+        )
+        .unwrap();
+        let port = hub.local_addr().port();
+        let s = Arc::new(Session::open("127.0.0.1", port, "r", SessionConfig::default()).unwrap());
+        let ev = s.poll(16, Timeout::After(Duration::from_secs(10))).unwrap();
+        assert_eq!(ev[0].0.kind, event_kind::JOINED);
+
+        // Hold the I/O thread (bounded), so that only the application threads act.
+        let (release, held) = mpsc::channel::<()>();
+        let (started, running) = mpsc::channel::<()>();
+        reactor::get().unwrap().post(move |_| {
+            let _ = started.send(());
+            let _ = held.recv_timeout(Duration::from_secs(5));
+        });
+        running.recv_timeout(Duration::from_secs(5)).unwrap();
+
+        let s2 = s.clone();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(s2.poll(16, Timeout::Forever));
+        });
+        std::thread::sleep(Duration::from_millis(100)); // the poll is blocked by now
+        hub.close(); // the hub's end of the link goes away
+        let mut sends = 0;
+        while s.send(0, b"x").is_ok() && sends < 200 {
+            sends += 1; // a later write finds the link reset and ends the session (no grace)
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = release.send(());
+        // A watchdog, not a timing check: woken, the poll returns at once.
+        let got = rx.recv_timeout(Duration::from_secs(5));
+        let pending = s.shared.lock().core.pending_events();
+        s.close(); // wakes the poll if it is still blocked
+        let kinds: Vec<u32> = match &got {
+            Ok(Ok(v)) => v.iter().map(|(e, _)| e.kind).collect(),
+            _ => Vec::new(),
+        };
+        assert_eq!(
+            kinds,
+            [event_kind::DISCONNECTED],
+            "poll: {got:?}; events pending meanwhile: {pending}"
+        );
     }
 }

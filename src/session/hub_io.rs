@@ -30,6 +30,8 @@ struct ConnIo {
     stream: TcpStream,
     token: Token,
     reader: FrameReader,
+    /// A job to go on reading this connection (its turn ended) is queued.
+    read_posted: bool,
 }
 
 struct HubInner {
@@ -50,6 +52,9 @@ const SCRATCH: usize = 64 * 1024;
 /// has at most 1,370 bytes), so unauthenticated connections cannot make the hub hold much.
 const MAX_HELLO_PAYLOAD: usize = 2048;
 const MAX_SLICES: usize = 64;
+/// Bytes read from one connection per turn; then the others, the timers and the writes get
+/// theirs (a peer streaming faster than the hub relays cannot hold the I/O thread).
+const READ_TURN: usize = 256 * 1024;
 
 impl Hub {
     /// Bind `host:port` (port 0 = any free port) and start serving on the I/O thread; the hub
@@ -195,6 +200,7 @@ impl HubInner {
                             stream,
                             token,
                             reader: FrameReader::new(MAX_HELLO_PAYLOAD),
+                            read_posted: false,
                         },
                     );
                     self.core.on_connect(id, Instant::now());
@@ -206,8 +212,9 @@ impl HubInner {
         }
     }
 
-    /// Read everything available on a connection and feed it to the core.
-    fn read(&mut self, id: ConnId) {
+    /// Read what is available on a connection, up to [`READ_TURN`] bytes, and feed it to
+    /// the core. True: the turn ended with bytes perhaps left (read again later).
+    fn read(&mut self, id: ConnId) -> bool {
         if self.scratch.len() < SCRATCH {
             self.scratch.resize(SCRATCH, 0);
         }
@@ -218,14 +225,21 @@ impl HubInner {
             ..
         } = self;
         let mut ended = false;
+        let mut budget = READ_TURN;
         loop {
-            let Some(c) = conns.get_mut(&id) else { return };
+            let Some(c) = conns.get_mut(&id) else {
+                return false;
+            };
+            if budget == 0 {
+                return true;
+            }
             match c.stream.read(scratch) {
                 Ok(0) => {
                     ended = true;
                     break;
                 }
                 Ok(n) => {
+                    budget = budget.saturating_sub(n);
                     let now = Instant::now();
                     let fed = c.reader.feed(&scratch[..n], &mut |k, p| {
                         core.on_frame(id, k, p, now)?;
@@ -233,10 +247,10 @@ impl HubInner {
                     });
                     if fed.is_err() {
                         core.fail(id, now);
-                        return;
+                        return false;
                     }
                     if core.outbox(id).is_none() {
-                        return; // the core ended this connection (BYE, reject)
+                        return false; // the core ended this connection (BYE, reject)
                     }
                     if core.joined(id) {
                         c.reader.set_max_payload(wire::MAX_FRAME_PAYLOAD);
@@ -254,6 +268,33 @@ impl HubInner {
             core.on_closed(id, Instant::now());
             self.drop_conn(id);
         }
+        false
+    }
+
+    /// Read a connection's next turn now, and queue one more turn if it has more.
+    fn read_turn(&mut self, r: &Reactor, me: &Arc<HubShared>, id: ConnId) {
+        if !self.read(id) {
+            return;
+        }
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if c.read_posted {
+            return;
+        }
+        c.read_posted = true;
+        let me2 = me.clone();
+        r.post(move |r| {
+            let mut g = me2.lock();
+            if g.closed {
+                return;
+            }
+            if let Some(c) = g.conns.get_mut(&id) {
+                c.read_posted = false;
+            }
+            g.read_turn(r, &me2, id);
+            g.pump(r);
+        });
     }
 
     fn drop_conn(&mut self, id: ConnId) {
@@ -310,7 +351,7 @@ impl Handler for HubShared {
                 g.write(id);
             }
             if ready.readable || ready.closed || ready.error {
-                g.read(id);
+                g.read_turn(r, &me, id);
             }
         }
         // Write after every readiness event of this round has been handled: a message relayed

@@ -421,3 +421,191 @@ fn fuzzed_frames_never_panic_a_session() {
     println!("session fuzz: {runs} frames, {errors} violations");
     assert!(errors > 0);
 }
+
+/// A hostile or broken hub cannot make a session hold more than a room can have: at most
+/// MAX_KEYS state keys and MAX_PEERS peers, in a snapshot or live; one more is a violation.
+#[test]
+fn a_hub_cannot_grow_a_sessions_state_or_peers_beyond_the_room_limits() {
+    fn feed(c: &mut ClientCore, f: &Frame<'_>, now: Instant) -> Result<(), Violation> {
+        let b = wire::encode(f);
+        c.on_frame(b[2], &b[HEADER_LEN..], now)
+    }
+    fn welcomed(now: Instant) -> ClientCore {
+        let mut c = ClientCore::new(
+            ClientConfig {
+                room: "r".into(),
+                name: "a".into(),
+                token: Vec::new(),
+                connect_timeout: Duration::from_secs(5),
+                queue_limit: limits::QUEUE_LIMIT,
+            },
+            now,
+        );
+        c.take_want();
+        c.on_connecting(now);
+        c.on_connected(now);
+        let w = wire::Welcome {
+            version: wire::PROTOCOL_VERSION,
+            peer: 1,
+            resume_key: 7,
+            ack: 0,
+            time_us: 0,
+            heartbeat_ms: 500,
+            stale_ms: 2500,
+            grace_ms: 30_000,
+            dropped: 0,
+            resumed: 0,
+        };
+        feed(&mut c, &Frame::Welcome(w), now).unwrap();
+        c
+    }
+    let state = |flags: u8, key: &str| -> Vec<u8> {
+        wire::encode(&Frame::State {
+            flags,
+            writer: 2,
+            time_us: 0,
+            key,
+            value: b"",
+        })
+    };
+    let peer = |what: u8, id: u32| -> Vec<u8> {
+        wire::encode(&Frame::Peer {
+            what,
+            flags: 0,
+            peer: id,
+            reason: 0,
+            time_us: 0,
+            name: "",
+        })
+    };
+    let end = Frame::SnapshotEnd {
+        time_us: 0,
+        peers: 0,
+        keys: 0,
+    };
+    let now = Instant::now();
+    // Count how many of `frames` the session takes before refusing one.
+    let taken = |c: &mut ClientCore, frames: &mut dyn Iterator<Item = Vec<u8>>| -> usize {
+        let mut n = 0;
+        for b in frames {
+            if c.on_frame(b[2], &b[HEADER_LEN..], now).is_err() {
+                return n;
+            }
+            n += 1;
+        }
+        n
+    };
+    let max_keys = limits::MAX_KEYS;
+    let max_others = limits::MAX_PEERS as usize - 1;
+
+    let mut c = welcomed(now);
+    let n = taken(
+        &mut c,
+        &mut (0..max_keys + 10).map(|i| state(state_flag::SNAPSHOT, &format!("k{i}"))),
+    );
+    assert_eq!(n, max_keys, "snapshot keys");
+
+    let mut c = welcomed(now);
+    let n = taken(
+        &mut c,
+        &mut (2..max_others as u32 + 12).map(|i| peer(peer_what::PRESENT, i)),
+    );
+    assert_eq!(n, max_others, "snapshot peers");
+
+    let mut c = welcomed(now);
+    feed(&mut c, &end, now).unwrap();
+    let n = taken(
+        &mut c,
+        &mut (0..max_keys + 10).map(|i| state(0, &format!("k{i}"))),
+    );
+    assert_eq!(n, max_keys, "live keys");
+    // Rewriting a present key is always fine.
+    assert!(feed(
+        &mut c,
+        &Frame::State {
+            flags: 0,
+            writer: 2,
+            time_us: 0,
+            key: "k0",
+            value: b"x",
+        },
+        now
+    )
+    .is_ok());
+
+    let mut c = welcomed(now);
+    feed(&mut c, &end, now).unwrap();
+    let n = taken(
+        &mut c,
+        &mut (2..max_others as u32 + 12).map(|i| peer(peer_what::JOINED, i)),
+    );
+    assert_eq!(n, max_others, "live peers");
+}
+
+/// Closing a session whose HELLO is out but whose WELCOME has not arrived yet still says
+/// goodbye: the others see it leave with REMOTE_CLOSE at once, not a stale ghost for the grace.
+#[test]
+fn a_session_closed_before_its_welcome_arrives_leaves_with_remote_close() {
+    let mut n = Net::new(HubConfig::default());
+    let a = n.add("a");
+    n.run();
+    n.events(a);
+    let b = n.add("b");
+    assert!(n.devs[b].0.take_want().connect);
+    let c = n.next_conn;
+    n.next_conn += 1;
+    n.hub.on_connect(c, n.now);
+    n.devs[b].1 = Some(c);
+    n.devs[b].0.on_connecting(n.now);
+    n.devs[b].0.on_connected(n.now);
+    n.devs[b].0.close(); // HELLO queued, no WELCOME yet
+    n.run(); // what was queued reaches the hub
+    if n.devs[b].1.take().is_some() {
+        n.hub.on_closed(c, n.now); // then the socket ends
+    }
+    n.run();
+    let ev: Vec<(u32, u32, i32)> = n
+        .events(a)
+        .iter()
+        .map(|e| (e.kind, e.peer, e.reason))
+        .collect();
+    assert_eq!(
+        ev,
+        [
+            (event_kind::PEER_JOINED, 2, 0),
+            (event_kind::PEER_LEFT, 2, reason::REMOTE_CLOSE)
+        ]
+    );
+    assert_eq!(n.hub.room_peers("r"), [1]);
+}
+
+/// The joiner's order holds with a stale peer present too: JOINED, every PEER_JOINED, every
+/// STATE_CHANGED, and only then the news that a peer is stale.
+#[test]
+fn a_joiner_sees_all_peers_and_state_before_a_present_peer_is_reported_stale() {
+    let mut n = Net::new(HubConfig::default());
+    let a = n.add("a");
+    n.run();
+    n.add("b");
+    n.run();
+    n.add("c");
+    n.run();
+    n.devs[a].0.set_state("k", Some(b"v"), n.now).unwrap();
+    n.run();
+    n.cut(a); // a is stale at the hub, within its grace
+    n.run();
+    let d = n.add("d");
+    n.run();
+    let ev: Vec<(u32, u32)> = n.events(d).iter().map(|e| (e.kind, e.peer)).collect();
+    assert_eq!(
+        ev,
+        [
+            (event_kind::JOINED, 4),
+            (event_kind::PEER_JOINED, 1),
+            (event_kind::PEER_JOINED, 2),
+            (event_kind::PEER_JOINED, 3),
+            (event_kind::STATE_CHANGED, 1),
+            (event_kind::PEER_STALE, 1),
+        ]
+    );
+}

@@ -73,6 +73,9 @@ impl ClientCore {
                 time_us,
             });
         }
+        // New peers that are stale are reported so after the snapshot's PEER_JOINED and
+        // STATE_CHANGED events (a joiner's order: JOINED, peers, state, then the rest).
+        let mut new_stale = Vec::new();
         for (&id, p) in &s.peers {
             match old_peers.get(&id) {
                 None => {
@@ -86,15 +89,7 @@ impl ClientCore {
                         time_us,
                     });
                     if p.stale {
-                        self.emit(Event {
-                            kind: event_kind::PEER_STALE,
-                            peer: id,
-                            reason: 0,
-                            flags: 0,
-                            payload: None,
-                            size: 0,
-                            time_us,
-                        });
+                        new_stale.push(id);
                     }
                 }
                 Some(o) if o.stale != p.stale => {
@@ -155,6 +150,17 @@ impl ClientCore {
                 time_us,
             });
         }
+        for id in new_stale {
+            self.emit(Event {
+                kind: event_kind::PEER_STALE,
+                peer: id,
+                reason: 0,
+                flags: 0,
+                payload: None,
+                size: 0,
+                time_us,
+            });
+        }
         self.peers = s.peers;
         self.state = s.state;
     }
@@ -169,6 +175,7 @@ impl ClientCore {
     ) -> Result<(), Violation> {
         let kind = match what {
             peer_what::JOINED => {
+                super::check_room_peers(&self.peers, peer)?;
                 self.peers.insert(
                     peer,
                     PeerView {

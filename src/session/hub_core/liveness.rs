@@ -43,9 +43,13 @@ impl HubCore {
         let Some(r) = self.rooms.get_mut(room) else {
             return;
         };
+        // What a snapshot of this room may put in an outbox (computed only when needed).
+        let mut snapshot_bytes = None;
+        let n_peers = r.peers.len();
         for (&id, p) in r.peers.iter_mut() {
             let silent = now.duration_since(p.last_heard);
-            if cfg.grace.is_some_and(|g| silent >= g) {
+            // Without grace a peer leaves as soon as it would go stale.
+            if silent >= cfg.grace.unwrap_or(cfg.stale_after) {
                 gone.push(id);
                 continue;
             }
@@ -54,10 +58,16 @@ impl HubCore {
                 stale.push(id);
             }
             let Some(c) = p.conn else { continue };
+            // State changes and presence are queued but not kept for resume: bound them too.
+            let queued = self.conns.get(&c).map_or(0, |conn| conn.outbox.len());
+            let flooded = queued > p.hard_limit
+                && queued - p.hard_limit
+                    > *snapshot_bytes.get_or_insert_with(|| snapshot_size(&r.state, n_peers));
             let too_slow = p
                 .over_since
                 .is_some_and(|t| now.duration_since(t) >= cfg.slow_peer)
-                || p.retained_bytes > p.hard_limit;
+                || p.retained_bytes > p.hard_limit
+                || flooded;
             if too_slow {
                 slow.push((id, c));
                 continue;
@@ -86,4 +96,18 @@ impl HubCore {
             self.remove_peer(room, id, reason::TIMEOUT, now);
         }
     }
+}
+
+/// Bytes of the frames of a snapshot of a room with `state` and `peers` peers (an upper bound).
+fn snapshot_size(
+    state: &std::collections::BTreeMap<String, super::StateEntry>,
+    peers: usize,
+) -> usize {
+    use crate::session::limits;
+    const FRAME: usize = crate::frame::HEADER_LEN + 32;
+    let entries: usize = state
+        .iter()
+        .map(|(k, e)| FRAME + k.len() + e.value.len())
+        .sum();
+    entries + peers * (FRAME + limits::MAX_NAME) + 4 * FRAME
 }

@@ -646,3 +646,123 @@ fn the_number_of_rooms_is_bounded() {
     // An existing room still takes joiners.
     h.join(c + 1, "r7");
 }
+
+#[test]
+fn without_grace_a_silent_peer_leaves_with_timeout_when_it_goes_stale() {
+    // resume_grace_ms -1 means "no grace: leave at once": a peer whose link stays open but is
+    // silent (a vanished device whose TCP connection never ends) must not linger as stale.
+    let mut h = H::new(HubConfig {
+        grace: None,
+        ..HubConfig::default()
+    });
+    h.join(1, "r");
+    let b = h.join(2, "r");
+    h.out(1);
+    for _ in 0..6 {
+        h.advance(500);
+        h.frame(1, &Frame::Ack { count: 0 }).unwrap(); // a keeps talking, b is silent
+    }
+    let ev = peer_events(&h.out(1));
+    assert_eq!(
+        ev.last(),
+        Some(&(peer_what::LEFT, b, reason::TIMEOUT)),
+        "events at the others: {ev:?}"
+    );
+    assert_eq!(h.core.room_peers("r"), [1]);
+    assert!(h.core.outbox(2).is_none(), "its connection is closed");
+}
+
+#[test]
+fn a_connected_peer_that_reads_nothing_cannot_make_the_hub_queue_state_changes_without_bound() {
+    // State changes and presence are not kept for resume, so they never count in the peer's
+    // message queue; a peer that stops reading must still be cut off before the hub's queue
+    // for it grows past the hard limit (plus what a snapshot of the room can take).
+    let cfg = HubConfig {
+        queue_limit: 1000,
+        ..HubConfig::default()
+    };
+    let hard = 1000 * HARD_QUEUE_FACTOR;
+    let mut h = H::new(cfg);
+    h.join(1, "r");
+    h.join(2, "r");
+    let value = [7u8; 500];
+    for i in 0..200 {
+        let key = format!("k{}", i % 4);
+        h.frame(
+            1,
+            &Frame::SetState {
+                flags: 0,
+                key: &key,
+                value: &value,
+            },
+        )
+        .unwrap();
+        drain(h.core.outbox(1).unwrap()); // the writer reads everything
+        if i % 10 == 0 {
+            h.frame(2, &Frame::Ack { count: 0 }).unwrap(); // alive, but never reads
+            h.advance(50);
+        }
+        if let Some(o) = h.core.outbox(2) {
+            assert!(
+                o.len() <= hard + 10_000, // + a snapshot and one tick's worth of changes
+                "the hub holds {} bytes for a peer that reads nothing",
+                o.len()
+            );
+        }
+    }
+    let out = h.out(2);
+    assert!(out.iter().any(|(k, p)| *k == kind::BYE
+        && wire::decode(*k, p)
+            == Ok(Some(Frame::Bye {
+                reason: reason::SLOW_PEER
+            }))));
+    assert!(h.core.outbox(2).is_none() && h.core.outbox(1).is_some());
+    assert_eq!(h.core.room_peers("r"), [1, 2], "a slow peer may resume");
+}
+
+#[test]
+fn a_new_key_refused_because_the_state_is_full_is_reported_to_its_writer_as_absent() {
+    // Two sessions may both see room for one more key; the hub keeps the first. The second
+    // writer must learn its write did not stick (STATE DELETED for its key, to it alone), not
+    // lose it silently; the others see nothing, for nothing changed.
+    let mut h = H::new(HubConfig::default());
+    h.join(1, "r");
+    h.join(2, "r");
+    for i in 0..limits::MAX_KEYS {
+        h.frame(
+            1,
+            &Frame::SetState {
+                flags: 0,
+                key: &format!("k{i}"),
+                value: b"",
+            },
+        )
+        .unwrap();
+    }
+    h.out(1);
+    h.out(2);
+    h.frame(
+        2,
+        &Frame::SetState {
+            flags: 0,
+            key: "late",
+            value: b"v",
+        },
+    )
+    .unwrap();
+    let states = |frames: Vec<(u8, Vec<u8>)>| -> Vec<(u8, String)> {
+        frames
+            .iter()
+            .filter_map(|(k, p)| match wire::decode(*k, p) {
+                Ok(Some(Frame::State { flags, key, .. })) => Some((flags, key.to_string())),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        states(h.out(2)),
+        [(state_flag::DELETED, "late".to_string())]
+    );
+    assert_eq!(states(h.out(1)), []);
+    assert_eq!(h.core.room_state("r").unwrap().len(), limits::MAX_KEYS);
+}

@@ -97,7 +97,19 @@ impl HubCore {
                 },
             );
         } else {
-            return; // the room's state is full: the write is ignored (sessions check first)
+            // The room's state is full (sessions check first, but two may race for the last
+            // key): the write is refused, and its writer alone learns the key stays absent.
+            let Some(c) = r.peers.get(&writer).and_then(|p| p.conn) else {
+                return;
+            };
+            let f = wire::encode(&Frame::State {
+                flags: state_flag::DELETED,
+                writer: 0,
+                time_us: micros_at(now),
+                key,
+                value: &[],
+            });
+            return self.push(c, f, false, now);
         }
         let f: Bytes = wire::encode(&Frame::State {
             flags: if deleted { state_flag::DELETED } else { 0 },
