@@ -426,7 +426,8 @@ using PollEvent = arsock_poll_event;
 /// ready than fit. A handle is in at most one poller (ARSOCK_ERR_STATE otherwise, also when
 /// added twice: use modify()); closing it removes it; closing the poller (close(), the
 /// destructor, or arsock_close from another thread) wakes a blocked wait(), which throws
-/// arsock::Error with ARSOCK_ERR_CLOSED. Move-only like Client and Server.
+/// arsock::Error with ARSOCK_ERR_CLOSED. One thread waits at a time (a second concurrent wait
+/// throws ARSOCK_ERR_STATE). Move-only like Client and Server.
 class Poller : public detail::Handle {
 public:
     Poller() noexcept = default;

@@ -79,7 +79,8 @@ namespace ArSock
     /// <summary>
     /// Waits on many ArSockServer / ArSockClient objects at once (arsock_poller_*). Owns its handle:
     /// Dispose() (or the finalizer) closes the poller and wakes a Wait blocked in another thread,
-    /// which then throws ArSockException(Closed). A server or connection is in at most one poller;
+    /// which then throws ArSockException(Closed). One thread waits at a time (a second concurrent
+    /// Wait throws ArSockException(State)). A server or connection is in at most one poller;
     /// disposing it removes it. The poller keeps a reference to every object added (so
     /// TryGetOwner can map an event back to it) until Remove or Dispose.
     /// </summary>

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import unittest
 from typing import List, Tuple
@@ -182,31 +181,26 @@ class Fairness(unittest.TestCase):
                     c.close()
                     a.close()
 
-    def test_concurrent_waits_in_two_threads(self) -> None:
+    def test_a_second_concurrent_wait_is_a_state_error(self) -> None:
         with arsock.Server("127.0.0.1", 0) as server, arsock.Poller() as poller:
             c, a = connected_pair(server)
             try:
                 poller.add(a, arsock.POLL_IN)
-                c.send_msg(b"both")
-                wait_for(poller, a, arsock.POLL_IN)
-                results: List[int] = []
-                lock = threading.Lock()
-
-                def waiter() -> None:
-                    r = poller.wait(timeout=T)
-                    with lock:
-                        results.append(len(r))
-
-                threads = [threading.Thread(target=waiter) for _ in range(2)]
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join(T)
-                self.assertEqual(results, [1, 1], "level-triggered: both see the ready handle")
+                blocked = Background(lambda: poller.wait(timeout=T))
+                deadline = time.monotonic() + T
+                refused = False
+                while not refused and time.monotonic() < deadline:
+                    try:
+                        poller.wait(timeout=0)
+                        time.sleep(0.02)  # the other thread is not waiting yet
+                    except arsock.StateError:
+                        refused = True
+                self.assertTrue(refused, "one thread waits on a poller at a time")
+                c.send_msg(b"wake")
+                self.assertEqual([o for o, _ in blocked.result()], [a])
             finally:
                 c.close()
                 a.close()
-
 
 if __name__ == "__main__":
     unittest.main()

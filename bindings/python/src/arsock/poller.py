@@ -19,8 +19,9 @@
 Level-triggered: :meth:`Poller.wait` reports every registered handle that is ready now (at
 most ``max_events`` per call; the library rotates so none starves). A handle is in at most
 one poller (:class:`StateError` otherwise, also when added twice: use :meth:`Poller.modify`);
-closing it removes it. Closing the poller (from any thread) wakes a blocked ``wait``, which
-then raises :class:`ConnectionClosed`.
+closing it removes it. One thread waits on a poller at a time (a second concurrent ``wait``
+raises :class:`StateError`). Closing the poller (from any thread) wakes a blocked ``wait``,
+which then raises :class:`ConnectionClosed`.
 """
 
 from __future__ import annotations
