@@ -246,7 +246,8 @@ def report(results, cfg):
                   f"| RSS per idle connection | {r['rss_per_conn_kib']:.2f} KiB |",
                   f"| wake-ups per second while idle (all threads but main) | {r['wakeups_per_s_idle']:.2f} |",
                   f"| wake-ups per second with a thread blocked in accept | {r['wakeups_per_s_blocked_accept']:.2f} |",
-                  f"| closing {r['conns']} connections with undelivered data ({r['close_queued_bytes']:,} B still queued in arsock): "
+                  f"| closing {r['conns']} connections with undelivered data ({r['close_queued_msgs']:,} messages of 8 KiB "
+                  f"sent to peers that never read, {r['close_queued_bytes']:,} B of them still in arsock's queues): "
                   f"the close calls | {r['close_calls_ms']:.1f} ms |",
                   f"| … CPU of the whole process over the 2.5 s after the first close | {r['close_cpu_s']:.3f} s |",
                   f"| … most threads started by arsock meanwhile | {r['close_max_arsock_threads']} |"]

@@ -17,9 +17,14 @@ mod common;
 use common::native::{build_artifacts, compile_c, shared_link, ROOT};
 
 const SENDERS: usize = 3;
-const MESSAGES: u32 = 300;
+const MESSAGES: u32 = 400;
 const SIZE: usize = 16 * 1024;
 const MAX_DROPS: u32 = 20;
+/// Per-device send queue in the relay: large, so a reading device never falls this far behind
+/// on a busy machine, yet far below what the stalled device is sent (SENDERS x MESSAGES x SIZE
+/// = 19.7 MB; it holds at most this queue, the relay's socket send buffer, at most 4 MiB with
+/// Linux defaults, and its own 4 KiB receive buffer).
+const QUEUE_LIMIT: usize = 6 << 20;
 const WATCHDOG: Duration = Duration::from_secs(90);
 
 fn relay_binary() -> PathBuf {
@@ -111,7 +116,7 @@ fn relay_forwards_everything_to_readers_and_disconnects_a_device_that_stops_read
     let mut child = Command::new(&exe)
         .args([
             "--queue-limit",
-            "65536",
+            &QUEUE_LIMIT.to_string(),
             "--max-drops",
             &MAX_DROPS.to_string(),
         ])
@@ -147,6 +152,8 @@ fn relay_forwards_everything_to_readers_and_disconnects_a_device_that_stops_read
         .map(|_| {
             let s = TcpStream::connect(addr).unwrap();
             s.set_nodelay(true).unwrap();
+            // a relay that stalls (stops reading) fails the senders instead of hanging them
+            s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
             s
         })
         .collect();
