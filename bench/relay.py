@@ -237,7 +237,7 @@ def report(results, cfg):
         lines.append("")
     r = results.get("resources")
     if r:
-        lines += ["### Resources: 1,000 connections", "",
+        lines += [f"### Resources: {r['conns']:,} connections", "",
                   f"{r['conns']} connections (plain-socket peers in the same process) that each exchanged a "
                   f"burst of 20 × 1 KiB messages both ways, then idle ({r['idle_s']} s windows):", "",
                   "| measure | value |", "|---|---:|",
@@ -257,14 +257,14 @@ def report(results, cfg):
                              f"| {r[f'wake_{k}_p50_us']:.0f} / {r[f'wake_{k}_max_us']:.0f} µs |")
         lines.append("")
         targets += [
-            ("Threads started by arsock ≤ 2 (1,000 idle connections, also with a blocked accept)",
+            (f"Threads started by arsock ≤ 2 ({r['conns']:,} idle connections, also with a blocked accept)",
              f"{r['arsock_threads_idle']} / {r['arsock_threads_with_accept']}",
              verdict(max(r["arsock_threads_idle"], r["arsock_threads_with_accept"]) <= 2)),
             ("RSS per idle connection ≤ 16 KiB", f"{r['rss_per_conn_kib']:.2f} KiB", verdict(r["rss_per_conn_kib"] <= 16)),
             ("Zero wake-ups per second while idle (also with a blocked accept)",
              f"{r['wakeups_per_s_idle']:.2f} / {r['wakeups_per_s_blocked_accept']:.2f}",
              verdict(r["wakeups_per_s_idle"] == 0 and r["wakeups_per_s_blocked_accept"] == 0)),
-            ("Closing 1,000 connections with undelivered data ≤ 0.1 CPU-s, no thread per close",
+            (f"Closing {r['conns']:,} connections with undelivered data ≤ 0.1 CPU-s, no thread per close",
              f"{r['close_cpu_s']:.3f} s, {r['close_max_arsock_threads']} threads",
              verdict(r["close_cpu_s"] <= 0.1 and r["close_max_arsock_threads"] <= 2)),
         ]
