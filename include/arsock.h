@@ -45,6 +45,24 @@
 #define ARSOCK_DEFAULT_FRAME_TIMEOUT_MS 30000
 
 /**
+ * Poller event bit. Server: a connection can be accepted now. Client: a receive would not
+ * wait (a whole message in message mode, bytes in raw mode or while the mode is not fixed
+ * yet, or the end of the stream).
+ */
+#define ARSOCK_POLL_IN 1
+
+/**
+ * Poller event bit. Client: a send would not wait (send queue below its limit).
+ */
+#define ARSOCK_POLL_OUT 2
+
+/**
+ * Poller event bit. Client: the peer closed, reset or broke the protocol. Always reported,
+ * whatever the event mask.
+ */
+#define ARSOCK_POLL_CLOSED 4
+
+/**
  * Version of the C ABI. It changes whenever a signature, struct layout or status value
  * changes incompatibly; bindings compare it with `arsock_abi_version()` at load time.
  */
@@ -134,7 +152,7 @@ typedef int32_t arsock_status;
 #endif // __cplusplus
 
 /**
- * A server or client object. 0 is never a valid handle; a closed handle is never reused.
+ * A server, client or poller object. 0 is never a valid handle; a closed handle is never reused.
  */
 typedef uint64_t arsock_handle;
 
@@ -151,6 +169,24 @@ typedef struct arsock_buf {
    */
   size_t len;
 } arsock_buf;
+
+/**
+ * One ready handle, filled in by `arsock_poller_wait`.
+ */
+typedef struct arsock_poll_event {
+  /**
+   * The server or client handle that is ready.
+   */
+  arsock_handle handle;
+  /**
+   * ARSOCK_POLL_* bits that hold now.
+   */
+  uint32_t events;
+  /**
+   * Always 0.
+   */
+  uint32_t reserved;
+} arsock_poll_event;
 
 #ifdef __cplusplus
 extern "C" {
@@ -266,15 +302,21 @@ arsock_status arsock_client_send_queue_len(arsock_handle client, size_t *out_len
 arsock_status arsock_client_set_frame_timeout(arsock_handle client, int32_t timeout_ms);
 
 /**
- * Close a server or client handle. The handle is invalid as soon as this returns.
+ * Close a server, client or poller handle. The handle is invalid as soon as this returns.
  *
- * Calls blocked on the handle in other threads return ARSOCK_ERR_CLOSED promptly (a receive
- * at once, an accept within about 20 ms). For a client, data already accepted by a send keeps
+ * Calls blocked on the handle in other threads return ARSOCK_ERR_CLOSED at once (a receive,
+ * an accept, a send waiting for room, a poller wait). A closed server's port is free when
+ * this returns. A closed server or client leaves the poller it was in. For a client, data already accepted by a send keeps
  * going to the peer in the background: the socket is released once the peer has
  * acknowledged all of it, or after ARSOCK_CLOSE_LINGER_MS at most (what is still undelivered
  * then is dropped). Unread data from the peer is discarded.
  *
- * Never blocks. Any thread.
+ * After fork(), a child may close handles it inherited: that closes only the child's copy of
+ * the socket (the parent's connection or listener is untouched) and takes no lock a parent
+ * thread may have held at fork time. Any other call on an inherited handle in the child
+ * returns ARSOCK_ERR_STATE.
+ *
+ * Never blocks (closing a server waits only for accepts in other threads to wake). Any thread.
  *
  * Returns ARSOCK_OK; ARSOCK_ERR_INVALID_HANDLE (0, already closed, stale or never issued:
  * closing twice is this error, never a crash); ARSOCK_ERR_PANIC.
@@ -298,8 +340,9 @@ const char *arsock_last_error_message(void);
  * speaks docs/PROTOCOL.md). The caller keeps ownership of `data`.
  *
  * Blocking: per the send timeout (default -1: waits until the message fits in the send
- * queue). Small messages sent faster than one syscall each are coalesced and written within
- * about 0.1 ms; replies and messages after a pause are written straight through.
+ * queue). Small messages sent faster than one syscall each are coalesced and written by the
+ * library's I/O thread as soon as it runs (typically within tens of microseconds); replies
+ * and messages after a pause are written straight through.
  * Any thread; concurrent sends on one connection each arrive whole.
  *
  * Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (NULL `data` with `len` > 0);
@@ -395,6 +438,97 @@ arsock_status arsock_client_recv_msgs(arsock_handle client,
 arsock_status arsock_client_set_max_message(arsock_handle client, size_t max_len);
 
 /**
+ * Create a poller: it waits on many server and client handles at once, from one thread,
+ * without a thread per handle (each poller owns one OS poller: epoll, kqueue).
+ *
+ * Rules: level-triggered (every `arsock_poller_wait` reports the handles that are ready
+ * then, until they are not); a handle is in at most one poller; closing a handle removes it
+ * from its poller; `arsock_close(poller)` removes every handle and wakes a blocked wait with
+ * ARSOCK_ERR_CLOSED. On success `*out_poller` receives the poller handle, owned by the caller
+ * until `arsock_close`.
+ *
+ * Never blocks. Any thread.
+ *
+ * Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (NULL `out_poller`); ARSOCK_ERR_IO (the OS
+ * poller cannot be created, e.g. out of file descriptors); ARSOCK_ERR_PANIC.
+ */
+arsock_status arsock_poller_new(arsock_handle *out_poller);
+
+/**
+ * Watch server or client handle `h` for `events` (ARSOCK_POLL_IN | ARSOCK_POLL_OUT; 0 is
+ * allowed and reports only ARSOCK_POLL_CLOSED, e.g. to stop reading a peer for a while).
+ * ARSOCK_POLL_CLOSED may be included; it is reported either way. For a server only
+ * ARSOCK_POLL_IN is ever reported. A wait blocked in another thread wakes if `h` is ready.
+ *
+ * Never blocks. Any thread.
+ *
+ * Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (unknown bits in `events`);
+ * ARSOCK_ERR_INVALID_HANDLE (`poller` is not an open poller, or `h` is not an open server or
+ * client); ARSOCK_ERR_STATE (`h` is already in this poller: use `arsock_poller_modify`; or
+ * `h` is in another poller; or `h` was inherited through fork()); ARSOCK_ERR_CLOSED (the
+ * poller is being closed); ARSOCK_ERR_IO; ARSOCK_ERR_PANIC.
+ */
+arsock_status arsock_poller_add(arsock_handle poller, arsock_handle h, uint32_t events);
+
+/**
+ * Change the events watched for `h` (same bits as `arsock_poller_add`). A wait blocked in
+ * another thread wakes at once if `h` is ready for the new events.
+ *
+ * Never blocks. Any thread.
+ *
+ * Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (unknown bits); ARSOCK_ERR_INVALID_HANDLE
+ * (`poller` is not an open poller); ARSOCK_ERR_STATE (`h` is not in this poller, which
+ * includes a closed `h`); ARSOCK_ERR_CLOSED (the poller is being closed); ARSOCK_ERR_IO;
+ * ARSOCK_ERR_PANIC.
+ */
+arsock_status arsock_poller_modify(arsock_handle poller, arsock_handle h, uint32_t events);
+
+/**
+ * Stop watching `h` (it may then be added to any poller). Closing `h` also removes it.
+ *
+ * Never blocks. Any thread.
+ *
+ * Returns ARSOCK_OK; ARSOCK_ERR_INVALID_HANDLE (`poller` is not an open poller);
+ * ARSOCK_ERR_STATE (`h` is not in this poller); ARSOCK_ERR_CLOSED (the poller is being
+ * closed); ARSOCK_ERR_PANIC.
+ */
+arsock_status arsock_poller_remove(arsock_handle poller, arsock_handle h);
+
+/**
+ * Wait up to `timeout_ms` (-1 forever, 0 poll, > 0 ms) until at least one watched handle
+ * is ready, then write up to `cap` ready handles to `out[0..*out_n]`, each with the
+ * ARSOCK_POLL_* bits that hold now (only bits in its mask, plus ARSOCK_POLL_CLOSED).
+ *
+ * Level-triggered: a handle stays reported while it is ready (receive until
+ * ARSOCK_ERR_TIMEOUT with timeout 0, or until fewer messages come, as you like). When more
+ * than `cap` handles are ready, successive waits rotate through them, so none starves.
+ * ARSOCK_POLL_CLOSED is held back while whole messages (or raw bytes) that arrived before the
+ * end are still waiting and IN is watched: receiving them first loses nothing. The cost of a
+ * wait grows with the ready handles, not with the watched ones. Extension frames alone do
+ * not make a message-mode client ready.
+ *
+ * A wait wakes at once when another thread's `arsock_poller_add`/`modify` or a receive makes
+ * a handle ready, or when the poller is closed (ARSOCK_ERR_CLOSED). One thread waits on a
+ * poller at a time (a second concurrent wait returns ARSOCK_ERR_STATE). Any thread.
+ *
+ * `*out_n` and `out` are written only on ARSOCK_OK (a wait that times out leaves them
+ * untouched).
+ *
+ * Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (NULL `out` or `out_n`, `cap` 0, timeout
+ * < -1); ARSOCK_ERR_INVALID_HANDLE (not an open poller); ARSOCK_ERR_TIMEOUT (nothing became
+ * ready in time); ARSOCK_ERR_CLOSED (the poller was closed); ARSOCK_ERR_STATE (another
+ * thread is waiting on this poller); ARSOCK_ERR_IO; ARSOCK_ERR_PANIC.
+ *
+ * `out` must point to `cap` writable `arsock_poll_event`s and `out_n` to a writable `size_t`,
+ * neither accessed by anything else during the call.
+ */
+arsock_status arsock_poller_wait(arsock_handle poller,
+                                 struct arsock_poll_event *out,
+                                 size_t cap,
+                                 int32_t timeout_ms,
+                                 size_t *out_n);
+
+/**
  * Create a server socket bound to `host`:`port`.
  *
  * `host`: NUL-terminated UTF-8; an IPv4 literal ("127.0.0.1", "0.0.0.0"), an IPv6 literal
@@ -432,8 +566,8 @@ arsock_status arsock_server_listen(arsock_handle server, int32_t backlog);
  * functions work on it.
  *
  * Blocks up to `timeout_ms`. Any thread; several threads may accept on one server. If the
- * server is closed from another thread, a blocked accept returns ARSOCK_ERR_CLOSED within
- * about 20 ms.
+ * server is closed from another thread, a blocked accept returns ARSOCK_ERR_CLOSED at once.
+ * A waiting accept costs no CPU (no periodic wakeups).
  *
  * Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (NULL `out_client`, timeout < -1);
  * ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_STATE (not listening); ARSOCK_ERR_TIMEOUT;

@@ -23,9 +23,11 @@ mod conn;
 mod error;
 pub mod frame;
 mod net;
+pub mod poller;
 #[allow(dead_code)] // the connection core and sessions build on it (issues 9 and 10)
 pub(crate) mod reactor;
 pub mod registry;
+mod resolver;
 mod server;
 mod sys;
 mod timeout;
@@ -36,5 +38,6 @@ pub use conn::{
     Connection, DEFAULT_FRAME_TIMEOUT, DEFAULT_MAX_MESSAGE, DEFAULT_SEND_QUEUE_LIMIT, LINGER,
 };
 pub use error::{Error, Result};
+pub use poller::{PollEvent, Poller, POLL_CLOSED, POLL_IN, POLL_OUT};
 pub use server::{Server, DEFAULT_BACKLOG};
 pub use timeout::Timeout;

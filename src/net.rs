@@ -1,17 +1,17 @@
 //! Address resolution with a deadline, and the socket options every arsock stream gets.
 
 use crate::error::{Error, Result};
+use crate::resolver;
 use crate::sys::{self, Ready};
 use crate::timeout::{Deadline, Timeout};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
-use std::sync::mpsc;
 
 /// Resolve `host` (an IPv4/IPv6 literal, optionally in brackets, or a name) to addresses.
-/// Literals never touch the resolver; names are resolved on a helper thread so that the
-/// caller waits no longer than its deadline (the helper finishes in the background).
+/// Literals never touch the resolver; names are resolved on the small resolver pool
+/// (`resolver`) so that the caller waits no longer than its deadline.
 pub(crate) fn resolve(host: &str, port: u16, deadline: Deadline) -> Result<Vec<SocketAddr>> {
     if host.is_empty() {
         return Err(Error::Address("host is empty".into()));
@@ -27,37 +27,21 @@ pub(crate) fn resolve(host: &str, port: u16, deadline: Deadline) -> Result<Vec<S
         // A name cannot be resolved without waiting: a poll-style connect needs a literal.
         return Err(Error::Timeout);
     }
-    let name = host.to_owned();
-    let (tx, rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("arsock-resolve".into())
-        .spawn(move || {
-            let _ = tx.send(
-                (name.as_str(), port)
-                    .to_socket_addrs()
-                    .map(|it| it.collect::<Vec<_>>()),
-            );
-        })
-        .map_err(Error::Io)?;
+    let lookup = resolver::start(host, port).map_err(Error::Io)?;
     let answer = match deadline {
-        Deadline::Never => rx
-            .recv()
-            .map_err(|_| Error::Address("resolver thread failed".into())),
-        Deadline::Now => recv_by(&rx, std::time::Duration::ZERO),
-        Deadline::At(t) => recv_by(&rx, t.saturating_duration_since(std::time::Instant::now())),
-    }?;
+        Deadline::Never => lookup.wait(None),
+        Deadline::Now => lookup.wait(Some(std::time::Duration::ZERO)),
+        Deadline::At(t) => {
+            lookup.wait(Some(t.saturating_duration_since(std::time::Instant::now())))
+        }
+    }
+    .map_err(|e| Error::Address(e.to_string()))?
+    .ok_or(Error::Timeout)?;
     match answer {
         Ok(addrs) if !addrs.is_empty() => Ok(addrs),
         Ok(_) => Err(Error::Address(format!("{host}: no addresses"))),
         Err(e) => Err(Error::Address(format!("cannot resolve {host:?}: {e}"))),
     }
-}
-
-fn recv_by<T>(rx: &mpsc::Receiver<T>, wait: std::time::Duration) -> Result<T> {
-    rx.recv_timeout(wait).map_err(|e| match e {
-        mpsc::RecvTimeoutError::Timeout => Error::Timeout,
-        mpsc::RecvTimeoutError::Disconnected => Error::Address("resolver thread failed".into()),
-    })
 }
 
 /// Options for every connected stream, accepted or connected: blocking mode (sends pass

@@ -155,3 +155,168 @@ pub(crate) fn unacked_bytes(fd: RawFd) -> Option<usize> {
         None
     }
 }
+
+/// `recv(2)` with MSG_PEEK|MSG_DONTWAIT of one byte: `Ok(true)` if bytes are waiting,
+/// `Ok(false)` at end of stream, `WouldBlock` if nothing is there yet.
+pub(crate) fn peek(fd: RawFd) -> io::Result<bool> {
+    let mut b = [0u8; 1];
+    loop {
+        // SAFETY: the pointer and length describe `b`, which is valid writable memory.
+        let n = unsafe {
+            libc::recv(
+                fd,
+                b.as_mut_ptr().cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        if n >= 0 {
+            return Ok(n > 0);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// True if `fd` is readable right now (a listening socket: a connection can be accepted).
+pub(crate) fn readable_now(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `pfd` is a valid pollfd for the duration of the call and nfds is 1.
+    let rc = unsafe { libc::poll(&mut pfd, 1, 0) };
+    rc > 0
+}
+
+/// Close a file descriptor by number, ignoring errors. Used where the owning object cannot
+/// be touched (a forked child closing an inherited handle without taking its locks).
+pub(crate) fn close_fd(fd: RawFd) {
+    // SAFETY: the caller owns `fd` and never uses or closes it again.
+    unsafe {
+        libc::close(fd);
+    }
+}
+
+static FORK_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+extern "C" fn after_fork_in_child() {
+    // Async-signal-safe: one atomic add.
+    FORK_GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// How many times this process is a fork()ed child of the process that created a handle:
+/// record it at creation and compare later (one atomic load, no syscall). The counter is
+/// bumped in the child by a `pthread_atfork` handler, installed on the first call.
+pub(crate) fn fork_generation() -> u64 {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        // SAFETY: registers a handler that only does an atomic add; no other arguments.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(after_fork_in_child));
+        }
+    });
+    FORK_GENERATION.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// A file descriptor another thread can make readable to wake a `wait_or_wake` (eventfd on
+/// Linux and Android, a pipe elsewhere). Once woken it stays readable: it is for closing.
+#[derive(Debug)]
+pub(crate) struct CloseWaker {
+    read: RawFd,
+    write: RawFd,
+}
+
+impl CloseWaker {
+    pub(crate) fn new() -> io::Result<CloseWaker> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            // SAFETY: plain syscall; the result is checked.
+            let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(CloseWaker {
+                read: fd,
+                write: fd,
+            })
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            let mut fds = [0 as libc::c_int; 2];
+            // SAFETY: `fds` has room for the two descriptors pipe() writes.
+            if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            for fd in fds {
+                // SAFETY: fcntl on descriptors we own.
+                unsafe {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                    libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK);
+                }
+            }
+            Ok(CloseWaker {
+                read: fds[0],
+                write: fds[1],
+            })
+        }
+    }
+
+    /// Make the waker readable (wakes every current and later `wait_or_wake`).
+    pub(crate) fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a valid u64 to a descriptor we own.
+        unsafe {
+            libc::write(self.write, (&one as *const u64).cast(), 8);
+        }
+    }
+
+    /// Wait until `fd` is ready, the waker fired, or the deadline passed. Returns true if
+    /// `fd` is ready (or failed).
+    pub(crate) fn wait_or_wake(
+        &self,
+        fd: RawFd,
+        ready: Ready,
+        deadline: Deadline,
+    ) -> io::Result<bool> {
+        let events = match ready {
+            Ready::Read => libc::POLLIN,
+            Ready::Write => libc::POLLOUT,
+        };
+        loop {
+            let mut pfds = [
+                libc::pollfd {
+                    fd,
+                    events,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: self.read,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: `pfds` is a valid array of 2 pollfds for the duration of the call.
+            let rc = unsafe { libc::poll(pfds.as_mut_ptr(), 2, deadline.poll_ms(None)) };
+            if rc >= 0 {
+                return Ok(pfds[0].revents != 0);
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+}
+
+impl Drop for CloseWaker {
+    fn drop(&mut self) {
+        close_fd(self.read);
+        if self.write != self.read {
+            close_fd(self.write);
+        }
+    }
+}

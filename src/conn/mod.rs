@@ -3,20 +3,27 @@
 //! receives, and `close` from any thread wakes blocked calls.
 
 mod frames;
+mod io;
+mod policy;
+mod poll;
 mod recv;
+mod rxlock;
 mod send;
 
 use crate::error::{Error, Result};
 use crate::frame;
 use crate::net;
+use crate::poller::PollLink;
+use crate::sys;
 use crate::timeout::Timeout;
 use frames::{Messages, Parts};
 use socket2::Socket;
 use std::io::IoSlice;
+use std::mem::ManuallyDrop;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering::*};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 pub use send::{DEFAULT_SEND_QUEUE_LIMIT, LINGER};
@@ -38,11 +45,25 @@ pub struct Connection {
     shared: Arc<Shared>,
 }
 
+/// A connection's shared state, as pollers and the reactor see it.
+pub(crate) type ConnShared = Shared;
+
 /// State shared between the connection's users and its background flusher thread.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    sock: Socket,
+    /// Never dropped while `fd_gone` (closed by number in a forked child).
+    sock: ManuallyDrop<Socket>,
     fd: RawFd,
+    /// `sys::fork_generation()` at creation: a different value means a forked child.
+    fork_gen: u64,
+    fd_gone: AtomicBool,
+    /// The socket may hold unread bytes: cleared before each read, set again when a read
+    /// filled its buffer (more may be waiting) or a poller saw the socket become readable.
+    /// A receive with a finite timeout that finds it clear polls first (2 syscalls, not 3).
+    rx_hint: AtomicBool,
+    /// A poller saw the peer hang up (or an error) on the socket.
+    hup: AtomicBool,
+    poll_link: PollLink,
     /// Set by `close`: every later or blocked call returns `Closed`.
     closed: AtomicBool,
     /// Why the connection broke (protocol error, reset) if it did.
@@ -56,8 +77,9 @@ pub(crate) struct Shared {
     queue_limit: AtomicUsize,
     frame_timeout_ms: AtomicI32,
     send: Mutex<send::SendState>,
-    flush_cv: Condvar,
-    recv: Mutex<recv::RecvState>,
+    /// Signalled when the queue drains (by the I/O thread) or the connection closes.
+    room: Condvar,
+    recv: rxlock::RecvLock,
 }
 
 impl Connection {
@@ -70,8 +92,13 @@ impl Connection {
         let fd = sock.as_raw_fd();
         Connection {
             shared: Arc::new(Shared {
-                sock,
+                sock: ManuallyDrop::new(sock),
                 fd,
+                fork_gen: sys::fork_generation(),
+                fd_gone: AtomicBool::new(false),
+                rx_hint: AtomicBool::new(true),
+                hup: AtomicBool::new(false),
+                poll_link: PollLink::default(),
                 closed: AtomicBool::new(false),
                 dead: OnceLock::new(),
                 mode: AtomicU8::new(MODE_UNSET),
@@ -81,8 +108,8 @@ impl Connection {
                 queue_limit: AtomicUsize::new(DEFAULT_SEND_QUEUE_LIMIT),
                 frame_timeout_ms: AtomicI32::new(DEFAULT_FRAME_TIMEOUT.as_millis() as i32),
                 send: Mutex::new(send::SendState::default()),
-                flush_cv: Condvar::new(),
-                recv: Mutex::new(recv::RecvState::default()),
+                room: Condvar::new(),
+                recv: rxlock::RecvLock::default(),
             }),
         }
     }
@@ -201,9 +228,17 @@ impl Connection {
         Ok(())
     }
 
-    /// Bytes accepted by sends but not yet handed to the operating system.
+    /// Bytes accepted by sends but not yet handed to the operating system (0 in a forked
+    /// child, which must not touch the parent's connection).
     pub fn send_queue_len(&self) -> usize {
+        if self.shared.check_fork().is_err() {
+            return 0;
+        }
         self.shared.lock_send().pending()
+    }
+
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
     }
 
     /// True once [`close`](Connection::close) was called.
@@ -237,8 +272,30 @@ impl Drop for Connection {
     }
 }
 
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if !*self.fd_gone.get_mut() {
+            // SAFETY: dropped exactly once, here; never used again.
+            unsafe { ManuallyDrop::drop(&mut self.sock) };
+        }
+    }
+}
+
 impl Shared {
+    /// An inherited handle in a forked child: only `close` may touch it (the parent's thread
+    /// may have held its locks at fork time, and its socket is the parent's connection).
+    fn check_fork(&self) -> Result<()> {
+        if self.fork_gen != sys::fork_generation() {
+            return Err(Error::State(
+                "this connection was created by the parent process: after fork() a child may                  only close it"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn enter(&self, mode: u8) -> Result<()> {
+        self.check_fork()?;
         let cur = self.mode.load(Relaxed);
         if cur == mode {
             return Ok(());
@@ -299,20 +356,23 @@ impl Shared {
         Timeout::from_millis(self.frame_timeout_ms.load(Relaxed)).unwrap_or(Timeout::Forever)
     }
 
-    fn lock_send(&self) -> MutexGuard<'_, send::SendState> {
-        self.send.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn lock_recv(&self) -> MutexGuard<'_, recv::RecvState> {
-        self.recv.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn close(self: &Arc<Self>) {
         if self.closed.swap(true, AcqRel) {
             return;
         }
-        // Wakes a receive blocked in this or another thread (it then sees `closed`).
+        if self.check_fork().is_err() {
+            // A forked child: take no lock (a parent thread may have held one at fork time)
+            // and do not shut the socket down (that would end the parent's connection). Close
+            // the child's copy of the descriptor and leak the rest.
+            self.fd_gone.store(true, Release);
+            sys::close_fd(self.fd);
+            return;
+        }
+        self.poll_link.leave();
+        // Wakes a receive blocked in this or another thread (it then sees `closed`), and the
+        // receives waiting for it.
         let _ = self.sock.shutdown(Shutdown::Read);
+        self.recv.wake_all();
         self.close_send_side();
     }
 }

@@ -13,19 +13,27 @@ use std::io;
 use std::sync::atomic::Ordering::*;
 use std::time::{Duration, Instant};
 
-/// Size of the receive buffer a message-mode connection starts with (grows for larger frames).
+/// Size of the receive buffer a message-mode connection starts with, allocated on its first
+/// read (grows while reads fill it, and for larger frames).
+const FIRST: usize = 4 << 10;
+/// Reads into a buffer that is not assembling a large frame need not grow it beyond this.
 const CHUNK: usize = 64 << 10;
 /// Probation after the frame timeout: the frame must grow by `PROBE_PROGRESS` bytes within
 /// `PROBE_WINDOW` (4 KiB/s) or it fails.
 const PROBE_WINDOW: Duration = Duration::from_secs(1);
 const PROBE_PROGRESS: usize = 4 << 10;
-/// A buffer grown beyond this is given back once it is empty.
-const SHRINK_ABOVE: usize = 1 << 20;
+/// A buffer grown beyond this is given back once it is empty and the socket was drained, so
+/// an idle connection holds at most `FIRST` bytes of receive buffer.
+const SHRINK_ABOVE: usize = FIRST;
+/// A receive with timeout 0 does at most this many reads of an incomplete message (about
+/// 1 MiB as the buffer grows), then reports a timeout: it must never keep a render loop busy
+/// while a large message streams in.
+const POLL_FILLS: u32 = 8;
 /// Messages at least this large are read straight into the caller's buffer.
 const DIRECT_MIN: usize = 16 << 10;
 
 /// What the receive buffer holds at its front.
-enum Next {
+pub(super) enum Next {
     /// A whole application message: payload offset and length.
     Frame(usize, usize),
     /// An incomplete frame that needs this many bytes in total (header included); `true` if
@@ -48,61 +56,129 @@ pub(crate) struct RecvState {
     start: usize,
     end: usize,
     clock: FrameClock,
+    /// The last read returned end of stream.
+    eof: bool,
+    /// The last read filled the buffer (more may be waiting): a full buffer may grow.
+    filled: bool,
+}
+
+/// Grow `buf` to exactly `len` bytes, failing cleanly (nothing changed) if the memory cannot
+/// be had: running out of memory while receiving must never abort the host process.
+fn grow_exact(buf: &mut Vec<u8>, len: usize) -> Result<()> {
+    if len > buf.len() {
+        buf.try_reserve_exact(len - buf.len()).map_err(|_| {
+            Error::Io(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!("cannot allocate {len} bytes for the receive buffer"),
+            ))
+        })?;
+        buf.resize(len, 0);
+    }
+    Ok(())
 }
 
 impl RecvState {
+    pub(super) fn has_bytes(&self) -> bool {
+        self.end > self.start
+    }
+
+    pub(super) fn at_eof(&self) -> bool {
+        self.eof
+    }
+
     fn consume(&mut self, n: usize) {
         self.start += n;
         self.clock = FrameClock::default();
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-            if self.buf.len() > SHRINK_ABOVE {
-                self.buf = vec![0; CHUNK];
-            }
+        }
+    }
+
+    /// The receive is over: an empty buffer grown past `SHRINK_ABOVE` goes back to the
+    /// allocator once the socket is drained (`drained`), so idle connections hold little.
+    fn settle(&mut self, drained: bool) {
+        if self.start == self.end && drained && self.buf.len() > SHRINK_ABOVE {
+            self.buf = Vec::new();
+            self.start = 0;
+            self.end = 0;
         }
     }
 
     /// Append `bytes` of the frame being assembled (they were read elsewhere).
-    fn keep(&mut self, bytes: &[u8]) {
+    fn keep(&mut self, bytes: &[u8]) -> Result<()> {
         self.buf.copy_within(self.start..self.end, 0);
         self.end -= self.start;
         self.start = 0;
         let len = self.end + bytes.len();
-        if self.buf.len() < len {
-            self.buf.resize(len, 0);
-        }
+        grow_exact(&mut self.buf, len)?;
         self.buf[self.end..len].copy_from_slice(bytes);
         self.end = len;
+        Ok(())
     }
 
     /// Make room to read more of a frame of `frame_len` bytes (header included) that starts at
     /// `start`. Memory grows only as data actually arrives: at most doubling, never past the
-    /// frame, and the frame's length was already checked against the limit.
-    fn make_room(&mut self, frame_len: usize) {
+    /// frame, and the frame's length was already checked against the limit. Allocation
+    /// failure is an error, never an abort; the buffer grows to exactly the size needed.
+    pub(super) fn make_room(&mut self, frame_len: usize) -> Result<()> {
         if self.buf.is_empty() {
-            self.buf = vec![0; CHUNK];
+            grow_exact(&mut self.buf, FIRST)?;
         }
         let tail_free = self.buf.len() - self.end;
-        if self.start > 0 && (tail_free < CHUNK / 4 || self.buf.len() - self.start < frame_len) {
+        if self.start > 0
+            && (tail_free < self.buf.len() / 4 || self.buf.len() - self.start < frame_len)
+        {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
-        if self.end == self.buf.len() {
-            let grown = (self.buf.len() * 2).min(frame_len.max(self.buf.len() + 1));
-            self.buf.resize(grown, 0);
+        let len = self.buf.len();
+        if self.end == len {
+            // Full: grow toward the frame's size, or (reads filling the buffer) up to CHUNK.
+            let target = if frame_len > len { frame_len } else { CHUNK };
+            if target > len {
+                grow_exact(&mut self.buf, (len * 2).min(target))?;
+            }
+        } else if self.filled && self.end - self.start < frame_len.max(1) && len < CHUNK {
+            // Bursts: reads keep filling the buffer, so read more per syscall.
+            grow_exact(&mut self.buf, (len * 2).min(CHUNK))?;
         }
+        Ok(())
     }
 }
 
 impl Shared {
+    /// One `recv` into `target`, keeping `rx_hint` true to the socket: cleared before the
+    /// call (an edge a poller sees from now on sets it again), set when the read filled
+    /// `target` (more may be waiting) or hit the end of stream.
+    fn recv_hinted(&self, target: &mut [u8], nonblocking: bool) -> io::Result<usize> {
+        self.rx_hint.store(false, SeqCst);
+        let r = sys::recv(self.fd, target, nonblocking);
+        match r {
+            Ok(n) if n == 0 || n == target.len() => self.rx_hint.store(true, SeqCst),
+            Err(ref e) if e.kind() != io::ErrorKind::WouldBlock => self.rx_hint.store(true, SeqCst),
+            _ => {}
+        }
+        r
+    }
+
+    /// Before a read that may wait until `deadline`: when the last read drained the socket,
+    /// poll first (poll + recv: 2 syscalls) instead of a read that would fail first (3).
+    fn pre_wait(&self, deadline: Deadline) -> Result<()> {
+        if matches!(deadline, Deadline::At(_)) && !self.rx_hint.load(SeqCst) {
+            self.wait_readable(deadline)?;
+        }
+        Ok(())
+    }
+
     pub(super) fn recv_raw(&self, buf: &mut [u8], timeout: Timeout) -> Result<usize> {
-        let _guard = self.lock_recv();
-        self.check_alive()?;
         let deadline = timeout.deadline();
+        let _guard = self.lock_recv_by(deadline)?;
+        self.check_alive()?;
+        self.pre_wait(deadline)?;
         loop {
-            match sys::recv(self.fd, buf, !matches!(deadline, Deadline::Never)) {
+            match self.recv_hinted(buf, !matches!(deadline, Deadline::Never)) {
                 Ok(0) => return Err(self.eof_error()),
                 Ok(n) => {
                     self.recv_since_send.store(true, Relaxed);
@@ -115,10 +191,11 @@ impl Shared {
     }
 
     pub(super) fn recv_msg(&self, out: &mut [u8], timeout: Timeout) -> Result<usize> {
-        let mut st = self.lock_recv();
+        let deadline = timeout.deadline();
+        let mut st = self.lock_recv_by(deadline)?;
         self.check_alive()?;
         let max = self.max_message.load(Relaxed);
-        let deadline = timeout.deadline();
+        let mut fills = 0;
         loop {
             match self.buffered_frame(&mut st, max)? {
                 Next::Frame(body, len) => {
@@ -127,6 +204,7 @@ impl Shared {
                     }
                     out[..len].copy_from_slice(&st.buf[body..body + len]);
                     st.consume(HEADER_LEN + len);
+                    st.settle(!self.rx_hint.load(Relaxed));
                     self.recv_since_send.store(true, Relaxed);
                     return Ok(len);
                 }
@@ -140,7 +218,8 @@ impl Shared {
                     return self.recv_direct(&mut st, &mut out[..need - HEADER_LEN], deadline);
                 }
                 Next::Need(need, _) => {
-                    st.make_room(need);
+                    Self::poll_budget(deadline, &mut fills)?;
+                    st.make_room(need)?;
                     self.fill(&mut st, deadline)?;
                 }
             }
@@ -160,12 +239,13 @@ impl Shared {
                 Ok(n) => got += n,
                 Err(e) => {
                     // Whatever went wrong, the bytes read so far stay with the frame.
-                    st.keep(&out[have..got]);
+                    st.keep(&out[have..got])?;
                     return Err(e);
                 }
             }
         }
         st.consume(st.end - st.start);
+        st.settle(!self.rx_hint.load(Relaxed));
         self.recv_since_send.store(true, Relaxed);
         Ok(out.len())
     }
@@ -182,10 +262,11 @@ impl Shared {
         if lens.is_empty() {
             return Err(Error::InvalidArgument("room for 0 messages".into()));
         }
-        let mut st = self.lock_recv();
+        let deadline = timeout.deadline();
+        let mut st = self.lock_recv_by(deadline)?;
         self.check_alive()?;
         let max = self.max_message.load(Relaxed);
-        let (body, len) = self.wait_frame(&mut st, max, timeout.deadline())?;
+        let (body, len) = self.wait_frame(&mut st, max, deadline)?;
         if out.len() < len {
             return Err(Error::BufferTooSmall { needed: len });
         }
@@ -207,6 +288,7 @@ impl Shared {
                 Ok(Next::Need(..)) | Err(_) => None,
             };
         }
+        st.settle(!self.rx_hint.load(Relaxed));
         self.recv_since_send.store(true, Relaxed);
         Ok(count)
     }
@@ -219,15 +301,28 @@ impl Shared {
         max: usize,
         deadline: Deadline,
     ) -> Result<(usize, usize)> {
+        let mut fills = 0;
         loop {
             match self.buffered_frame(st, max)? {
                 Next::Frame(body, len) => return Ok((body, len)),
                 Next::Need(need, _) => {
-                    st.make_room(need);
+                    Self::poll_budget(deadline, &mut fills)?;
+                    st.make_room(need)?;
                     self.fill(st, deadline)?;
                 }
             }
         }
+    }
+
+    /// Count a read of a receive with timeout 0; `Timeout` once `POLL_FILLS` are spent.
+    fn poll_budget(deadline: Deadline, fills: &mut u32) -> Result<()> {
+        if matches!(deadline, Deadline::Now) {
+            if *fills >= POLL_FILLS {
+                return Err(Error::Timeout);
+            }
+            *fills += 1;
+        }
+        Ok(())
     }
 
     /// The next whole message already in the buffer, without I/O; or how many bytes the frame
@@ -242,7 +337,7 @@ impl Shared {
     /// `buffered_frame` without consequences: a malformed header is returned as its
     /// description and left in the buffer.
     #[inline]
-    fn parse_front(st: &mut RecvState, max: usize) -> std::result::Result<Next, String> {
+    pub(super) fn parse_front(st: &mut RecvState, max: usize) -> std::result::Result<Next, String> {
         loop {
             let avail = st.end - st.start;
             if avail < HEADER_LEN {
@@ -262,10 +357,30 @@ impl Shared {
         }
     }
 
+    /// One non-blocking read into the buffer (room made by the caller), for a poller's check.
+    /// `Ok(true)`: bytes or the end of stream arrived; `Ok(false)`: nothing there.
+    pub(super) fn read_buffered(&self, st: &mut RecvState) -> io::Result<bool> {
+        let end = st.end;
+        match self.recv_hinted(&mut st.buf[end..], true) {
+            Ok(0) => {
+                st.eof = true;
+                Ok(true)
+            }
+            Ok(n) => {
+                st.filled = end + n == st.buf.len();
+                st.end += n;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// One read into the buffer, waiting per `deadline` and the frame timeout.
     fn fill(&self, st: &mut RecvState, deadline: Deadline) -> Result<()> {
         let (end, have) = (st.end, st.end - st.start);
         let n = self.read_some(&mut st.clock, &mut st.buf[end..], have, deadline)?;
+        st.filled = end + n == st.buf.len();
         st.end += n;
         Ok(())
     }
@@ -290,6 +405,7 @@ impl Shared {
             (true, Timeout::After(d)) => Some(d),
             _ => None,
         };
+        let mut first = true;
         loop {
             let frame_deadline = match frame_timeout {
                 Some(d) => match clock.probe {
@@ -299,7 +415,15 @@ impl Shared {
                 None => Deadline::Never,
             };
             let wait_until = deadline.min(frame_deadline);
-            match sys::recv(self.fd, target, !matches!(wait_until, Deadline::Never)) {
+            if first {
+                first = false;
+                self.pre_wait(wait_until).or_else(|e| match e {
+                    // The frame timeout's own expiry is handled below.
+                    Error::Timeout if !deadline.expired() => Ok(()),
+                    e => Err(e),
+                })?;
+            }
+            match self.recv_hinted(target, !matches!(wait_until, Deadline::Never)) {
                 Ok(0) if partial && !self.closed.load(Acquire) => {
                     return Err(self.protocol_error(format!(
                         "peer closed the connection in the middle of a frame ({have} bytes of it received)"

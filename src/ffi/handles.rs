@@ -3,6 +3,7 @@
 use super::{arsock_handle, FfiError};
 use crate::conn::Connection;
 use crate::error::Error;
+use crate::poller::Poller;
 use crate::registry::Registry;
 use crate::server::Server;
 use std::cell::RefCell;
@@ -12,6 +13,7 @@ use std::sync::{Arc, Weak};
 pub(crate) enum Object {
     Server(Arc<Server>),
     Client(Arc<Connection>),
+    Poller(Arc<Poller>),
 }
 
 static HANDLES: Registry<Object> = Registry::new();
@@ -34,6 +36,30 @@ pub(crate) fn server(h: arsock_handle) -> Result<Arc<Server>, FfiError> {
         Some(Object::Client(_)) => Err(FfiError::InvalidHandle(format!(
             "handle {h:#x} is a client, not a server"
         ))),
+        Some(Object::Poller(_)) => Err(FfiError::InvalidHandle(format!(
+            "handle {h:#x} is a poller, not a server"
+        ))),
+        None => Err(missing(h)),
+    }
+}
+
+pub(crate) fn poller(h: arsock_handle) -> Result<Arc<Poller>, FfiError> {
+    match HANDLES.get(h) {
+        Some(Object::Poller(p)) => Ok(p),
+        Some(_) => Err(FfiError::InvalidHandle(format!(
+            "handle {h:#x} is not a poller"
+        ))),
+        None => Err(missing(h)),
+    }
+}
+
+/// A server or client handle (for a poller).
+pub(crate) fn pollable(h: arsock_handle) -> Result<Object, FfiError> {
+    match HANDLES.get(h) {
+        Some(Object::Poller(_)) => Err(FfiError::InvalidHandle(format!(
+            "handle {h:#x} is a poller; only servers and clients can be added to a poller"
+        ))),
+        Some(obj) => Ok(obj),
         None => Err(missing(h)),
     }
 }
@@ -68,6 +94,9 @@ pub(crate) fn client(h: arsock_handle) -> Result<Arc<Connection>, FfiError> {
         Some(Object::Server(_)) => Err(FfiError::InvalidHandle(format!(
             "handle {h:#x} is a server, not a client"
         ))),
+        Some(Object::Poller(_)) => Err(FfiError::InvalidHandle(format!(
+            "handle {h:#x} is a poller, not a client"
+        ))),
         None => Err(missing(h)),
     }
 }
@@ -77,20 +106,27 @@ pub(crate) fn close(h: arsock_handle) -> Result<(), FfiError> {
     match HANDLES.remove_if(h, |_| true) {
         Some(Object::Server(s)) => s.close(),
         Some(Object::Client(c)) => c.close(),
+        Some(Object::Poller(p)) => p.close(),
         None => return Err(missing(h)),
     }
     Ok(())
 }
 
-/// Close a server or client handle. The handle is invalid as soon as this returns.
+/// Close a server, client or poller handle. The handle is invalid as soon as this returns.
 ///
-/// Calls blocked on the handle in other threads return ARSOCK_ERR_CLOSED promptly (a receive
-/// at once, an accept within about 20 ms). For a client, data already accepted by a send keeps
+/// Calls blocked on the handle in other threads return ARSOCK_ERR_CLOSED at once (a receive,
+/// an accept, a send waiting for room, a poller wait). A closed server's port is free when
+/// this returns. A closed server or client leaves the poller it was in. For a client, data already accepted by a send keeps
 /// going to the peer in the background: the socket is released once the peer has
 /// acknowledged all of it, or after ARSOCK_CLOSE_LINGER_MS at most (what is still undelivered
 /// then is dropped). Unread data from the peer is discarded.
 ///
-/// Never blocks. Any thread.
+/// After fork(), a child may close handles it inherited: that closes only the child's copy of
+/// the socket (the parent's connection or listener is untouched) and takes no lock a parent
+/// thread may have held at fork time. Any other call on an inherited handle in the child
+/// returns ARSOCK_ERR_STATE.
+///
+/// Never blocks (closing a server waits only for accepts in other threads to wake). Any thread.
 ///
 /// Returns ARSOCK_OK; ARSOCK_ERR_INVALID_HANDLE (0, already closed, stale or never issued:
 /// closing twice is this error, never a crash); ARSOCK_ERR_PANIC.

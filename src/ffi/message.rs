@@ -52,8 +52,9 @@ impl AsRef<[u8]> for CheckedBuf {
 /// speaks docs/PROTOCOL.md). The caller keeps ownership of `data`.
 ///
 /// Blocking: per the send timeout (default -1: waits until the message fits in the send
-/// queue). Small messages sent faster than one syscall each are coalesced and written within
-/// about 0.1 ms; replies and messages after a pause are written straight through.
+/// queue). Small messages sent faster than one syscall each are coalesced and written by the
+/// library's I/O thread as soon as it runs (typically within tens of microseconds); replies
+/// and messages after a pause are written straight through.
 /// Any thread; concurrent sends on one connection each arrive whole.
 ///
 /// Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (NULL `data` with `len` > 0);

@@ -10,6 +10,7 @@ mod client;
 mod handles;
 mod last_error;
 mod message;
+mod poller;
 mod server;
 mod status;
 mod version;
@@ -18,6 +19,7 @@ pub use client::*;
 pub use handles::arsock_close;
 pub use last_error::arsock_last_error_message;
 pub use message::*;
+pub use poller::*;
 pub use server::*;
 pub use status::{arsock_status, arsock_status_str};
 pub use version::*;
@@ -27,7 +29,7 @@ use crate::timeout::Timeout;
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// A server or client object. 0 is never a valid handle; a closed handle is never reused.
+/// A server, client or poller object. 0 is never a valid handle; a closed handle is never reused.
 #[allow(non_camel_case_types)]
 pub type arsock_handle = u64;
 

@@ -55,8 +55,8 @@ pub extern "C" fn arsock_server_listen(server: arsock_handle, backlog: i32) -> a
 /// functions work on it.
 ///
 /// Blocks up to `timeout_ms`. Any thread; several threads may accept on one server. If the
-/// server is closed from another thread, a blocked accept returns ARSOCK_ERR_CLOSED within
-/// about 20 ms.
+/// server is closed from another thread, a blocked accept returns ARSOCK_ERR_CLOSED at once.
+/// A waiting accept costs no CPU (no periodic wakeups).
 ///
 /// Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (NULL `out_client`, timeout < -1);
 /// ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_STATE (not listening); ARSOCK_ERR_TIMEOUT;

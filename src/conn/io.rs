@@ -1,0 +1,212 @@
+//! A connection's work on the library's I/O thread (`crate::reactor`): writing queued bytes
+//! as the socket drains, the close-linger, and giving idle memory back. The socket is
+//! registered (write readiness, edge-triggered) the first time there is such work and stays
+//! registered until the connection is released; an idle connection costs the I/O thread
+//! nothing (no timer, no wakeup).
+
+use super::send::SendState;
+use super::Shared;
+use crate::reactor::{self, Handler, Reactor, Ready};
+use crate::sys;
+use mio::unix::SourceFd;
+use mio::{Interest, Token};
+use std::net::Shutdown;
+use std::sync::atomic::Ordering::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Timer ids.
+const TIMER_RETRY: u64 = 1;
+const TIMER_LINGER: u64 = 2;
+const TIMER_TRIM: u64 = 3;
+
+/// A drained send queue holding more than this is given back after `TRIM_AFTER` idle.
+const TRIM_KEEP: usize = 4 << 10;
+const TRIM_AFTER: Duration = Duration::from_secs(1);
+/// Close-linger: check whether the peer acknowledged everything after this, doubling.
+const LINGER_FIRST_MS: u64 = 2;
+const LINGER_MAX_STEP_MS: u64 = 256;
+
+/// The handler the I/O thread holds while the socket is registered: a strong reference, so
+/// a closed connection's socket lives until the linger is over.
+struct Io(Arc<Shared>);
+
+impl Handler for Io {
+    fn on_ready(&self, r: &Reactor, _token: Token, _ready: Ready) {
+        self.0.drive_now(r, |_| {});
+    }
+
+    fn on_timer(&self, r: &Reactor, _token: Token, id: u64) {
+        let sh = &self.0;
+        if id != TIMER_TRIM {
+            return sh.drive_now(r, |_| {});
+        }
+        let mut st = sh.lock_send();
+        st.trim_armed = false;
+        if st.pending() > 0 || sh.closed.load(Acquire) {
+            return;
+        }
+        let idle_since = st.last_write.unwrap_or_else(Instant::now);
+        if idle_since.elapsed() >= TRIM_AFTER {
+            st.queue = Vec::new();
+        } else if let Some(t) = st.reg {
+            st.trim_armed = true;
+            r.set_timer(t, idle_since + TRIM_AFTER, TIMER_TRIM);
+        }
+    }
+}
+
+impl Shared {
+    /// Queued bytes are waiting: have the I/O thread write them soon (this is the coalescing:
+    /// sends made until it runs join the same write).
+    pub(super) fn flush_later(self: &Arc<Self>, st: &mut SendState) {
+        if st.flush_posted || st.no_reactor {
+            return;
+        }
+        match reactor::get() {
+            Ok(r) => {
+                st.flush_posted = true;
+                let sh = Arc::clone(self);
+                r.post(move |r| sh.drive_now(r, |st| st.flush_posted = false));
+            }
+            Err(_) => {
+                st.no_reactor = true;
+                let _ = st.write_queue(self); // what the socket takes now goes now
+            }
+        }
+    }
+
+    /// Register the socket with the I/O thread (once) so that it hears when the socket drains.
+    pub(super) fn ensure_registered(self: &Arc<Self>, r: &Reactor, st: &mut SendState) {
+        if st.reg.is_some() || st.released {
+            return;
+        }
+        let handler: Arc<dyn Handler> = Arc::new(Io(Arc::clone(self)));
+        match r.register(&mut SourceFd(&self.fd), Interest::WRITABLE, handler) {
+            Ok(t) => st.reg = Some(t),
+            Err(_) => st.no_reactor = true,
+        }
+    }
+
+    /// A drained queue that grew: give it back once the connection has been idle a while.
+    pub(super) fn arm_trim(self: &Arc<Self>, st: &mut SendState) {
+        if st.trim_armed || st.queue.capacity() <= TRIM_KEEP || st.no_reactor {
+            return;
+        }
+        let Ok(r) = reactor::get() else { return };
+        self.ensure_registered(r, st);
+        if let Some(t) = st.reg {
+            st.trim_armed = true;
+            r.set_timer(t, Instant::now() + TRIM_AFTER, TIMER_TRIM);
+        }
+    }
+
+    /// On the I/O thread: take the send lock, run `first`, then `drive`; tell the poller (if
+    /// any) after the lock is released (a poller's check takes the send lock under its own).
+    pub(super) fn drive_now(self: &Arc<Self>, r: &Reactor, first: impl FnOnce(&mut SendState)) {
+        let room = {
+            let mut st = self.lock_send();
+            first(&mut st);
+            self.drive(r, &mut st)
+        };
+        if room {
+            self.poll_link.mark_ready();
+        }
+    }
+
+    /// On the I/O thread: write what is queued, wake senders waiting for room, and carry the
+    /// close-linger forward. Called for a posted flush, write readiness and timers. Returns
+    /// true if the queue went below its limit (a poller may report OUT).
+    fn drive(self: &Arc<Self>, r: &Reactor, st: &mut SendState) -> bool {
+        if st.released {
+            return false;
+        }
+        let before = st.pending();
+        if before > 0 && st.broken().is_none() {
+            match st.write_queue(self) {
+                Ok(true) => st.stalls = 0,
+                Ok(false) => st.stalls += 1,
+                Err(_) => {}
+            }
+        }
+        let mut room = false;
+        if st.pending() != before || st.broken().is_some() {
+            self.room.notify_all();
+            room = st.pending() < self.queue_limit.load(Relaxed).max(1);
+        }
+        if self.closed.load(Acquire) {
+            self.linger(r, st);
+            return false;
+        }
+        if st.pending() > 0 && st.broken().is_none() {
+            self.ensure_registered(r, st);
+            if st.stalls > 0 {
+                // Writable, yet the socket took nothing (kernel buffers short: ENOBUFS):
+                // no edge will come for that, so retry, backing off 1 ms doubling to 1 s.
+                let ms = 1u64 << (st.stalls - 1).min(10);
+                if let Some(t) = st.reg {
+                    r.set_timer(t, Instant::now() + Duration::from_millis(ms), TIMER_RETRY);
+                }
+            }
+        } else if st.pending() == 0 {
+            self.arm_trim(st);
+        }
+        room
+    }
+
+    /// After `close`: finish writing the queue, send FIN, and hold the socket until the peer
+    /// acknowledged everything or the linger ran out; then release it. Checks back off from
+    /// 2 ms to 256 ms, so a thousand lingering connections cost little.
+    fn linger(self: &Arc<Self>, r: &Reactor, st: &mut SendState) {
+        let now = Instant::now();
+        let until = *st.linger_until.get_or_insert(now);
+        if st.pending() > 0 && (now >= until || st.broken().is_some()) {
+            let rest = st.pending();
+            st.advance(rest); // linger over: drop what is left
+        }
+        if st.pending() > 0 {
+            // Still writing: write readiness drives us; the timer ends the linger on time.
+            self.ensure_registered(r, st);
+            if let Some(t) = st.reg {
+                let step = self.next_linger_step(st);
+                r.set_timer(t, (now + step).min(until), TIMER_LINGER);
+            }
+            return;
+        }
+        if !st.fin_sent {
+            let _ = self.sock.shutdown(Shutdown::Write);
+            st.fin_sent = true;
+        }
+        let delivered = sys::unacked_bytes(self.fd).map_or(true, |n| n == 0);
+        if delivered || now >= until || sys::has_error(self.fd) {
+            self.release(st);
+            return;
+        }
+        self.ensure_registered(r, st);
+        if let Some(t) = st.reg {
+            let step = self.next_linger_step(st);
+            r.set_timer(t, (now + step).min(until), TIMER_LINGER);
+        }
+    }
+
+    fn next_linger_step(&self, st: &mut SendState) -> Duration {
+        st.linger_step_ms = if st.linger_step_ms == 0 {
+            LINGER_FIRST_MS
+        } else {
+            (st.linger_step_ms * 2).min(LINGER_MAX_STEP_MS)
+        };
+        Duration::from_millis(st.linger_step_ms)
+    }
+
+    /// The connection is done with the I/O thread: forget the registration (dropping the
+    /// handler's reference, so the socket closes once the application's handle is gone too).
+    pub(super) fn release(&self, st: &mut SendState) {
+        st.released = true;
+        st.queue = Vec::new();
+        if let Some(t) = st.reg.take() {
+            if let Ok(r) = reactor::get() {
+                r.deregister(&mut SourceFd(&self.fd), t);
+            }
+        }
+    }
+}
