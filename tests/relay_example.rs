@@ -4,10 +4,11 @@
 //! reads. Each reading device must get every message of the other two, complete and in order,
 //! and the relay must drop the messages for the device that stopped reading and disconnect it
 //! (instead of stalling the room), then shut down cleanly on SIGTERM and report its counters.
+//! Run once as built and once built with -fsanitize=address,undefined (leaks checked at exit).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -27,16 +28,11 @@ const MAX_DROPS: u32 = 20;
 const QUEUE_LIMIT: usize = 6 << 20;
 const WATCHDOG: Duration = Duration::from_secs(90);
 
-fn relay_binary() -> PathBuf {
+fn relay_binary(name: &str, extra: &[&str]) -> PathBuf {
     let dir = build_artifacts();
     let mut link = shared_link(dir);
     link.push("-lpthread".into());
-    compile_c(
-        "relay_example",
-        &format!("{ROOT}/examples/relay.c"),
-        &[],
-        &link,
-    )
+    compile_c(name, &format!("{ROOT}/examples/relay.c"), extra, &link)
 }
 
 struct Relay(Child);
@@ -112,8 +108,28 @@ fn read_all(mut s: TcpStream, me: u32, expected: usize) -> Result<usize, String>
 
 #[test]
 fn relay_forwards_everything_to_readers_and_disconnects_a_device_that_stops_reading() {
-    let exe = relay_binary();
-    let mut child = Command::new(&exe)
+    run_room(&relay_binary("relay_example", &[]), &[]);
+}
+
+#[test]
+fn relay_runs_clean_under_address_and_undefined_behaviour_sanitizers() {
+    let exe = relay_binary(
+        "relay_example_asan",
+        &["-fsanitize=address,undefined", "-fno-omit-frame-pointer"],
+    );
+    run_room(
+        &exe,
+        &[
+            ("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1"),
+            ("UBSAN_OPTIONS", "halt_on_error=1"),
+        ],
+    );
+}
+
+/// The whole scenario against the relay built as `exe`, run with `env`.
+fn run_room(exe: &Path, env: &[(&str, &str)]) {
+    let mut child = Command::new(exe)
+        .envs(env.iter().copied())
         .args([
             "--queue-limit",
             &QUEUE_LIMIT.to_string(),
