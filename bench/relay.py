@@ -11,7 +11,8 @@
     load (bench/peers/relay_load.c: 8 senders x 90 Hz x 64 B, synchronised, to 32 and to 256
     receivers, all reading): the relay's CPU time per delivery (all its threads) and the p99
     delivery latency, and the ratio arsock / C. Then once more with one extra receiver that never
-    reads: the reading devices' delivery rate with and without it.
+    reads (its buffers filled during the warm-up, so the relay refuses every message to it while
+    measuring): the reading devices' delivery rate with and without it.
 (b) resources (bench/peers/res_idle.c): 1,000 idle connections after bursts: threads started by
     arsock, RSS per connection, wake-ups per second (also with a blocked accept); closing 1,000
     connections with undelivered data: CPU seconds, threads; close waking a blocked accept,
@@ -91,14 +92,19 @@ def start_with_port(cmd, timeout):
     return p, int(first.split()[1])
 
 
+STALL_PREFILL_KIB = 6144  # warm-up traffic that fills the stalled receiver's socket buffers (Linux: <= 4 MiB)
+STALL_WARM_S = 3.0
+
+
 def run_relay(kind, receivers, stalled, cfg):
     """One measurement of one relay; returns the load generator's JSON plus the relay's counters."""
     relay = os.path.join(BIN, "relay_epoll" if kind == "epoll" else "relay_arsock")
     p, port = start_with_port([relay, "--queue-limit", str(QUEUE_LIMIT), "--max-drops", "0"], 10)
     try:
+        warm = max(cfg["warm_s"], STALL_WARM_S) if stalled else cfg["warm_s"]
         load = [os.path.join(BIN, "relay_load"), str(port), str(SENDERS), str(receivers), str(HZ), str(SIZE),
-                str(cfg["warm_s"]), str(cfg["measure_s"]), str(p.pid), str(stalled)]
-        r = subprocess.run(load, capture_output=True, text=True, timeout=cfg["warm_s"] + cfg["measure_s"] + 60)
+                str(warm), str(cfg["measure_s"]), str(p.pid), str(stalled), str(STALL_PREFILL_KIB if stalled else 0)]
+        r = subprocess.run(load, capture_output=True, text=True, timeout=warm + cfg["measure_s"] + 60)
         res = base.last_json(r.stdout)
         if r.returncode != 0 or not res or not res.get("ok"):
             raise RuntimeError(f"relay_load ({kind}) failed: {r.returncode} {r.stderr.strip()}")
@@ -235,9 +241,12 @@ def report(results, cfg):
                                     f"×{rp:.2f} ({a['p99_us']:.0f} vs {e['p99_us']:.0f} µs)", verdict(rp <= 1.2)))
         n = cfg["stall_receivers"]
         lines += ["", f"With one more receiver that never reads (4 KiB receive buffer; both relays drop a "
-                      f"message for a receiver whose queue holds {QUEUE_LIMIT // 1024} KiB), {n} reading receivers:", "",
+                      f"message for a receiver whose queue holds {QUEUE_LIMIT // 1024} KiB; during a "
+                      f"{STALL_WARM_S:g} s warm-up sender 0 sends {STALL_PREFILL_KIB // 1024} MiB of 60 KiB messages so "
+                      f"that its socket buffers are full and every message to it is refused while measuring), "
+                      f"{n} reading receivers:", "",
                   "| relay | deliveries/s, all reading | deliveries/s, one stalled | slowest reading device /s "
-                  "(all reading → one stalled) | messages dropped for the stalled one |",
+                  "(all reading → one stalled) | messages the relay dropped for the stalled one |",
                   "|---|---:|---:|---:|---:|"]
         for kind in ("epoll", "arsock"):
             a, b = s.get(f"{kind}/{n}/0"), s.get(f"{kind}/{n}/1")

@@ -3,13 +3,16 @@
  * 127.0.0.1, all in this one process (one thread, epoll, plain sockets speaking arsock's
  * framing: 8-byte header 0xA5 1 1 0 + 32-bit little-endian length).
  *
- *   relay_load <port> <senders> <receivers> <hz> <size> <warm_s> <measure_s> <relay_pid> [stalled]
+ *   relay_load <port> <senders> <receivers> <hz> <size> <warm_s> <measure_s> <relay_pid> [stalled [prefill_kib]]
  *
  * Every 1/hz s all senders send one <size>-byte message at the same moment (synchronised
  * senders: the relay sees bursts). A message carries its sender, its sequence number and the
  * CLOCK_MONOTONIC time it was sent; every device that reads (senders too) checks the
  * per-sender sequence (gaps are counted as lost) and records now - sent time.
- * [stalled] extra devices connect with a 4 KiB receive buffer and never read.
+ * [stalled] extra devices connect with a 4 KiB receive buffer and never read. [prefill_kib]: during
+ * the warm-up, sender 0 sends 60 KiB messages instead (one per tick) until that much is sent, so
+ * the stalled devices' socket buffers are full when the measurement starts (every message to
+ * them is then refused by the relay's queue limit).
  *
  * Measured over <measure_s> s after <warm_s> s of warm-up: deliveries to the reading devices,
  * their rate, the lowest per-device rate, latency p50/p99/max (1 µs histogram), lost
@@ -209,6 +212,7 @@ int main(int argc, char **argv) {
     double warm_s = atof(argv[6]), measure_s = atof(argv[7]);
     int relay_pid = atoi(argv[8]);
     int stalled = argc > 9 ? atoi(argv[9]) : 0;
+    uint64_t prefill = argc > 10 ? strtoull(argv[10], NULL, 10) * 1024 : 0;
     if (g_senders < 1 || g_senders > MAX_SENDERS || receivers < 0 || hz <= 0 || size < 24 || size > 65536 ||
         measure_s <= 0 || stalled < 0) {
         fprintf(stderr, "relay_load: bad arguments\n");
@@ -225,7 +229,9 @@ int main(int argc, char **argv) {
     dev *devs = calloc((size_t)ndev, sizeof *devs);
     int *stalled_fds = calloc((size_t)stalled + 1, sizeof(int));
     uint8_t *msg = calloc(1, HDR + size);
-    if (!g_hist || !devs || !stalled_fds || !msg) die("calloc");
+    const size_t big_size = 60 * 1024;
+    uint8_t *big = calloc(1, HDR + big_size);
+    if (!g_hist || !devs || !stalled_fds || !msg || !big) die("calloc");
 
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) die("epoll_create1");
@@ -255,6 +261,11 @@ int main(int argc, char **argv) {
     msg[5] = (uint8_t)(size >> 8);
     msg[6] = (uint8_t)(size >> 16);
     msg[7] = 0;
+    memcpy(big, msg, 4);
+    big[4] = (uint8_t)big_size;
+    big[5] = (uint8_t)(big_size >> 8);
+    big[6] = (uint8_t)(big_size >> 16);
+    big[7] = 0;
     uint64_t seq = 0, send_blocked = 0, sent_window = 0;
     uint64_t t_start = now_ns();
     uint64_t t_window = t_start + (uint64_t)(warm_s * 1e9);
@@ -285,11 +296,16 @@ int main(int argc, char **argv) {
                 if (ts >= t_end) continue;
                 for (int s = 0; s < g_senders; s++) {
                     uint32_t sender = (uint32_t)s;
-                    memcpy(msg + HDR, &seq, 8);
-                    memcpy(msg + HDR + 8, &sender, 4);
-                    memcpy(msg + HDR + 16, &ts, 8);
-                    ssize_t w = send(devs[s].fd, msg, HDR + size, MSG_NOSIGNAL | MSG_DONTWAIT);
-                    if (w != (ssize_t)(HDR + size)) {
+                    int fill = s == 0 && prefill > 0 && !g_in_window;
+                    uint8_t *m = fill ? big : msg;
+                    size_t n = HDR + (fill ? big_size : size);
+                    memcpy(m + HDR, &seq, 8);
+                    memcpy(m + HDR + 8, &sender, 4);
+                    memcpy(m + HDR + 16, &ts, 8);
+                    /* a fill message may block the loop briefly (blocking socket): it must go whole */
+                    ssize_t w = send(devs[s].fd, m, n, MSG_NOSIGNAL | (fill ? 0 : MSG_DONTWAIT));
+                    if (fill && w == (ssize_t)n) prefill = prefill > big_size ? prefill - big_size : 0;
+                    if (w != (ssize_t)n) {
                         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
                             send_blocked++;
                             continue; /* the message is not sent at all: a gap the receivers see */
