@@ -113,7 +113,9 @@ enum arsock_status
   ARSOCK_ERR_ADDRESS = -7,
   /**
    * The call does not fit the object's state: accept before listen, listen twice, mixing
-   * raw and message calls on one connection.
+   * raw and message calls on one connection, a handle in a poller already (or not in it),
+   * a second concurrent poller wait, or any call but `arsock_close` on a handle a forked
+   * child inherited from its parent.
    */
   ARSOCK_ERR_STATE = -8,
   /**
@@ -237,8 +239,9 @@ arsock_status arsock_client_send(arsock_handle client, const uint8_t *data, size
  * `timeout_ms` (-1 forever, 0 poll, > 0 ms). `*out_len` receives the byte count.
  *
  * Blocks up to `timeout_ms`. Any thread; concurrent receives on one connection are
- * serialized. Closing the handle from another thread wakes a blocked receive at once
- * (ARSOCK_ERR_CLOSED).
+ * serialized, but a receive never waits past its own timeout for another thread's receive
+ * (timeout 0 never blocks). Closing the handle from another thread wakes a blocked receive
+ * at once (ARSOCK_ERR_CLOSED).
  *
  * Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (NULL `buf` or `out_len`, `cap` 0, timeout
  * < -1); ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_STATE (message mode); ARSOCK_ERR_TIMEOUT;
@@ -381,8 +384,9 @@ arsock_status arsock_client_send_msgs(arsock_handle client,
  * next call. `(NULL, 0)` is a valid buffer: it asks for the next message's size that way
  * (an empty next message fits in it, so it is received: ARSOCK_OK with `*out_len` 0).
  *
- * Blocks up to `timeout_ms`. Any thread; concurrent receives are serialized. Closing the
- * handle from another thread wakes a blocked receive at once (ARSOCK_ERR_CLOSED).
+ * Blocks up to `timeout_ms`, whatever other threads do (concurrent receives are serialized,
+ * but none waits past its own timeout for another; timeout 0 never blocks). Any thread.
+ * Closing the handle from another thread wakes a blocked receive at once (ARSOCK_ERR_CLOSED).
  *
  * Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (NULL `out_len`, NULL `buf` with `cap` > 0,
  * timeout < -1); ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_BUFFER_TOO_SMALL; ARSOCK_ERR_STATE

@@ -320,3 +320,9 @@ impl Drop for CloseWaker {
         }
     }
 }
+
+/// A socket as a `mio` event source, by descriptor (the poller and the I/O thread register
+/// sockets they do not own this way). The Windows port replaces this with its own.
+pub(crate) fn source(fd: &RawFd) -> mio::unix::SourceFd<'_> {
+    mio::unix::SourceFd(fd)
+}

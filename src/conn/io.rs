@@ -8,7 +8,6 @@ use super::send::SendState;
 use super::Shared;
 use crate::reactor::{self, Handler, Reactor, Ready};
 use crate::sys;
-use mio::unix::SourceFd;
 use mio::{Interest, Token};
 use std::net::Shutdown;
 use std::sync::atomic::Ordering::*;
@@ -82,7 +81,7 @@ impl Shared {
             return;
         }
         let handler: Arc<dyn Handler> = Arc::new(Io(Arc::clone(self)));
-        match r.register(&mut SourceFd(&self.fd), Interest::WRITABLE, handler) {
+        match r.register(&mut sys::source(&self.fd), Interest::WRITABLE, handler) {
             Ok(t) => st.reg = Some(t),
             Err(_) => st.no_reactor = true,
         }
@@ -205,7 +204,7 @@ impl Shared {
         st.queue = Vec::new();
         if let Some(t) = st.reg.take() {
             if let Ok(r) = reactor::get() {
-                r.deregister(&mut SourceFd(&self.fd), t);
+                r.deregister(&mut sys::source(&self.fd), t);
             }
         }
     }

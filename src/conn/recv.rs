@@ -96,9 +96,11 @@ impl RecvState {
     }
 
     /// The receive is over: an empty buffer grown past `SHRINK_ABOVE` goes back to the
-    /// allocator once the socket is drained (`drained`), so idle connections hold little.
+    /// allocator once the socket is drained (`drained`), and one grown past `CHUNK` (for a
+    /// large message) as soon as it is empty, so idle connections hold little.
     fn settle(&mut self, drained: bool) {
-        if self.start == self.end && drained && self.buf.len() > SHRINK_ABOVE {
+        let big = self.buf.len() > CHUNK;
+        if self.start == self.end && (drained || big) && self.buf.len() > SHRINK_ABOVE {
             self.buf = Vec::new();
             self.start = 0;
             self.end = 0;

@@ -72,8 +72,9 @@ pub extern "C" fn arsock_client_send(
 /// `timeout_ms` (-1 forever, 0 poll, > 0 ms). `*out_len` receives the byte count.
 ///
 /// Blocks up to `timeout_ms`. Any thread; concurrent receives on one connection are
-/// serialized. Closing the handle from another thread wakes a blocked receive at once
-/// (ARSOCK_ERR_CLOSED).
+/// serialized, but a receive never waits past its own timeout for another thread's receive
+/// (timeout 0 never blocks). Closing the handle from another thread wakes a blocked receive
+/// at once (ARSOCK_ERR_CLOSED).
 ///
 /// Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (NULL `buf` or `out_len`, `cap` 0, timeout
 /// < -1); ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_STATE (message mode); ARSOCK_ERR_TIMEOUT;

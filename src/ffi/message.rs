@@ -115,8 +115,9 @@ pub extern "C" fn arsock_client_send_msgs(
 /// next call. `(NULL, 0)` is a valid buffer: it asks for the next message's size that way
 /// (an empty next message fits in it, so it is received: ARSOCK_OK with `*out_len` 0).
 ///
-/// Blocks up to `timeout_ms`. Any thread; concurrent receives are serialized. Closing the
-/// handle from another thread wakes a blocked receive at once (ARSOCK_ERR_CLOSED).
+/// Blocks up to `timeout_ms`, whatever other threads do (concurrent receives are serialized,
+/// but none waits past its own timeout for another; timeout 0 never blocks). Any thread.
+/// Closing the handle from another thread wakes a blocked receive at once (ARSOCK_ERR_CLOSED).
 ///
 /// Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (NULL `out_len`, NULL `buf` with `cap` > 0,
 /// timeout < -1); ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_BUFFER_TOO_SMALL; ARSOCK_ERR_STATE

@@ -28,7 +28,9 @@ pub enum arsock_status {
     /// The host cannot be parsed or resolved.
     ARSOCK_ERR_ADDRESS = -7,
     /// The call does not fit the object's state: accept before listen, listen twice, mixing
-    /// raw and message calls on one connection.
+    /// raw and message calls on one connection, a handle in a poller already (or not in it),
+    /// a second concurrent poller wait, or any call but `arsock_close` on a handle a forked
+    /// child inherited from its parent.
     ARSOCK_ERR_STATE = -8,
     /// Any other operating-system error (details in `arsock_last_error_message`).
     ARSOCK_ERR_IO = -9,

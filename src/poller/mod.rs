@@ -16,8 +16,8 @@ pub(crate) use link::PollLink;
 use crate::conn::{ConnShared, Connection};
 use crate::error::{Error, Result};
 use crate::server::{Server, ServerShared};
+use crate::sys;
 use crate::timeout::{Deadline, Timeout};
-use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -236,7 +236,7 @@ impl PollerShared {
         let fd = target.fd();
         if let Err(e) = self
             .registry
-            .register(&mut SourceFd(&fd), Token(slot), interest(events))
+            .register(&mut sys::source(&fd), Token(slot), interest(events))
         {
             target.link().detach();
             st.free.push(slot);
@@ -275,7 +275,7 @@ impl PollerShared {
         let fd = e.target.fd();
         // Re-arming also makes the OS report the handle again if it is ready now.
         self.registry
-            .reregister(&mut SourceFd(&fd), Token(slot), interest(events))?;
+            .reregister(&mut sys::source(&fd), Token(slot), interest(events))?;
         st.queue(slot);
         drop(st);
         self.wake_waiter();
@@ -302,7 +302,7 @@ impl PollerShared {
         st.by_key.remove(&entry.key);
         st.free.push(slot);
         let fd = entry.target.fd();
-        let _ = self.registry.deregister(&mut SourceFd(&fd));
+        let _ = self.registry.deregister(&mut sys::source(&fd));
         Some(entry.target)
     }
 
