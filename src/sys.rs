@@ -326,3 +326,13 @@ impl Drop for CloseWaker {
 pub(crate) fn source(fd: &RawFd) -> mio::unix::SourceFd<'_> {
     mio::unix::SourceFd(fd)
 }
+
+/// Make this thread's short sleeps precise (1 µs timer slack instead of Linux's default 50 µs):
+/// the I/O thread sleeps up to timers due within a millisecond, e.g. send coalescing's 50 µs.
+pub(crate) fn precise_timers() {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // SAFETY: PR_SET_TIMERSLACK only changes this thread's timer slack (in ns).
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong);
+    }
+}

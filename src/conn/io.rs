@@ -15,10 +15,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Timer ids.
+const TIMER_FLUSH: u64 = 0;
 const TIMER_RETRY: u64 = 1;
 const TIMER_LINGER: u64 = 2;
 const TIMER_TRIM: u64 = 3;
+const TIMER_RECV_TRIM: u64 = 4;
 
+/// How long a burst may gather in the queue before the I/O thread writes it (one syscall for
+/// many messages; the sender writes it itself once `policy::FLUSH_THRESHOLD` bytes gathered).
+const COALESCE_DELAY: Duration = Duration::from_micros(50);
 /// A drained send queue holding more than this is given back after `TRIM_AFTER` idle.
 const TRIM_KEEP: usize = 4 << 10;
 const TRIM_AFTER: Duration = Duration::from_secs(1);
@@ -35,8 +40,29 @@ impl Handler for Io {
         self.0.drive_now(r, |_| {});
     }
 
-    fn on_timer(&self, r: &Reactor, _token: Token, id: u64) {
+    fn on_timer(&self, r: &Reactor, token: Token, id: u64) {
         let sh = &self.0;
+        if id == TIMER_FLUSH {
+            // While the application holds the lock it is sending (and writes full batches
+            // itself): look again a little later instead of queueing on the lock, which would
+            // make every unlock of the sending thread a futex syscall.
+            let busy = matches!(sh.send.try_lock(), Err(std::sync::TryLockError::WouldBlock));
+            if busy && !sh.closed.load(Acquire) {
+                r.set_timer(token, Instant::now() + COALESCE_DELAY, TIMER_FLUSH);
+                return;
+            }
+            return sh.drive_now(r, |st| st.flush_posted = false);
+        }
+        if id == TIMER_RECV_TRIM {
+            let again = match sh.try_lock_recv() {
+                Some(mut st) => st.trim_if_idle(),
+                None => true, // a receive is running: idle later, if at all
+            };
+            if again && !sh.closed.load(Acquire) {
+                r.set_timer(token, Instant::now() + TRIM_AFTER, TIMER_RECV_TRIM);
+            }
+            return;
+        }
         if id != TIMER_TRIM {
             return sh.drive_now(r, |_| {});
         }
@@ -56,21 +82,25 @@ impl Handler for Io {
 }
 
 impl Shared {
-    /// Queued bytes are waiting: have the I/O thread write them soon (this is the coalescing:
-    /// sends made until it runs join the same write).
+    /// Queued bytes are waiting: have the I/O thread write them after `COALESCE_DELAY` (this
+    /// is the coalescing: sends made meanwhile join the same write).
     pub(super) fn flush_later(self: &Arc<Self>, st: &mut SendState) {
         if st.flush_posted || st.no_reactor {
             return;
         }
-        match reactor::get() {
-            Ok(r) => {
+        let Ok(r) = reactor::get() else {
+            st.no_reactor = true;
+            let _ = st.write_queue(self); // what the socket takes now goes now
+            return;
+        };
+        self.ensure_registered(r, st);
+        match st.reg {
+            Some(t) => {
                 st.flush_posted = true;
-                let sh = Arc::clone(self);
-                r.post(move |r| sh.drive_now(r, |st| st.flush_posted = false));
+                r.set_timer(t, Instant::now() + COALESCE_DELAY, TIMER_FLUSH);
             }
-            Err(_) => {
-                st.no_reactor = true;
-                let _ = st.write_queue(self); // what the socket takes now goes now
+            None => {
+                let _ = st.write_queue(self);
             }
         }
     }
@@ -97,6 +127,19 @@ impl Shared {
         if let Some(t) = st.reg {
             st.trim_armed = true;
             r.set_timer(t, Instant::now() + TRIM_AFTER, TIMER_TRIM);
+        }
+    }
+
+    /// A receive buffer grew: have the I/O thread give it back once the connection is idle.
+    pub(super) fn arm_recv_trim(self: &Arc<Self>) {
+        let Ok(r) = reactor::get() else { return };
+        let mut st = self.lock_send();
+        if st.no_reactor {
+            return;
+        }
+        self.ensure_registered(r, &mut st);
+        if let Some(t) = st.reg {
+            r.set_timer(t, Instant::now() + TRIM_AFTER, TIMER_RECV_TRIM);
         }
     }
 

@@ -21,7 +21,8 @@ pub(super) struct Facts {
     pub total: usize,
     /// A message was received since the last send: this one answers it.
     pub reply: bool,
-    /// Time since the last write to the socket (None: never written).
+    /// Time since the last write to the socket (None: never written; only looked at when
+    /// nothing is queued).
     pub since_write: Option<Duration>,
     /// Direct writes in the current burst so far.
     pub burst_direct: u32,

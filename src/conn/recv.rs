@@ -11,6 +11,7 @@ use crate::sys::{self, Ready};
 use crate::timeout::{Deadline, Timeout};
 use std::io;
 use std::sync::atomic::Ordering::*;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Size of the receive buffer a message-mode connection starts with, allocated on its first
@@ -60,6 +61,10 @@ pub(crate) struct RecvState {
     eof: bool,
     /// The last read filled the buffer (more may be waiting): a full buffer may grow.
     filled: bool,
+    /// A trim timer is set on the I/O thread (see `trim_if_idle`).
+    trim_armed: bool,
+    /// A receive ran since the trim timer was set.
+    active: bool,
 }
 
 /// Grow `buf` to exactly `len` bytes, failing cleanly (nothing changed) if the memory cannot
@@ -95,16 +100,39 @@ impl RecvState {
         }
     }
 
-    /// The receive is over: an empty buffer grown past `SHRINK_ABOVE` goes back to the
-    /// allocator once the socket is drained (`drained`), and one grown past `CHUNK` (for a
-    /// large message) as soon as it is empty, so idle connections hold little.
-    fn settle(&mut self, drained: bool) {
-        let big = self.buf.len() > CHUNK;
-        if self.start == self.end && (drained || big) && self.buf.len() > SHRINK_ABOVE {
+    /// The receive is over. A buffer grown past `CHUNK` (for a large message) goes back to the
+    /// allocator as soon as it is empty; one grown past `SHRINK_ABOVE` is kept while the
+    /// connection is busy (re-growing it on every read would cost) and given back by the I/O
+    /// thread once the connection has been idle a while. Returns true if that trim timer must
+    /// be set.
+    #[must_use]
+    fn settle(&mut self) -> bool {
+        if self.buf.len() <= SHRINK_ABOVE {
+            return false;
+        }
+        if self.start == self.end && self.buf.len() > CHUNK {
+            self.buf = Vec::new();
+            self.start = 0;
+            self.end = 0;
+            return false;
+        }
+        self.active = true;
+        !std::mem::replace(&mut self.trim_armed, true)
+    }
+
+    /// The trim timer fired: give an empty buffer back if no receive ran since it was set.
+    /// Returns true if the timer must be set again.
+    pub(super) fn trim_if_idle(&mut self) -> bool {
+        if std::mem::take(&mut self.active) {
+            return true;
+        }
+        self.trim_armed = false;
+        if self.start == self.end && self.buf.len() > SHRINK_ABOVE {
             self.buf = Vec::new();
             self.start = 0;
             self.end = 0;
         }
+        false
     }
 
     /// Append `bytes` of the frame being assembled (they were read elsewhere).
@@ -192,7 +220,7 @@ impl Shared {
         }
     }
 
-    pub(super) fn recv_msg(&self, out: &mut [u8], timeout: Timeout) -> Result<usize> {
+    pub(super) fn recv_msg(self: &Arc<Self>, out: &mut [u8], timeout: Timeout) -> Result<usize> {
         let deadline = timeout.deadline();
         let mut st = self.lock_recv_by(deadline)?;
         self.check_alive()?;
@@ -206,7 +234,9 @@ impl Shared {
                     }
                     out[..len].copy_from_slice(&st.buf[body..body + len]);
                     st.consume(HEADER_LEN + len);
-                    st.settle(!self.rx_hint.load(Relaxed));
+                    if st.settle() {
+                        self.arm_recv_trim();
+                    }
                     self.recv_since_send.store(true, Relaxed);
                     return Ok(len);
                 }
@@ -232,7 +262,12 @@ impl Shared {
     /// buffered, read the rest straight into `out` (saving a copy; the buffer never grows to
     /// the message's size). If the read fails midway, what arrived goes back into the buffer,
     /// so nothing is lost and a next call carries on.
-    fn recv_direct(&self, st: &mut RecvState, out: &mut [u8], deadline: Deadline) -> Result<usize> {
+    fn recv_direct(
+        self: &Arc<Self>,
+        st: &mut RecvState,
+        out: &mut [u8],
+        deadline: Deadline,
+    ) -> Result<usize> {
         let have = st.end - st.start - HEADER_LEN;
         out[..have].copy_from_slice(&st.buf[st.start + HEADER_LEN..st.end]);
         let mut got = have;
@@ -247,7 +282,9 @@ impl Shared {
             }
         }
         st.consume(st.end - st.start);
-        st.settle(!self.rx_hint.load(Relaxed));
+        if st.settle() {
+            self.arm_recv_trim();
+        }
         self.recv_since_send.store(true, Relaxed);
         Ok(out.len())
     }
@@ -256,7 +293,7 @@ impl Shared {
     /// already arrived whole, as long as `out` and `lens` have room. Messages are packed into
     /// `out` back to back; `lens[i]` is the length of the i-th. Returns how many were taken.
     pub(super) fn recv_msgs(
-        &self,
+        self: &Arc<Self>,
         out: &mut [u8],
         lens: &mut [usize],
         timeout: Timeout,
@@ -290,7 +327,9 @@ impl Shared {
                 Ok(Next::Need(..)) | Err(_) => None,
             };
         }
-        st.settle(!self.rx_hint.load(Relaxed));
+        if st.settle() {
+            self.arm_recv_trim();
+        }
         self.recv_since_send.store(true, Relaxed);
         Ok(count)
     }

@@ -167,7 +167,12 @@ impl Shared {
             pending,
             total,
             reply,
-            since_write: st.last_write.map(|t| t.elapsed()),
+            // Read the clock only when the policy looks at it (an empty queue).
+            since_write: if pending == 0 {
+                st.last_write.map(|t| t.elapsed())
+            } else {
+                None
+            },
             burst_direct: st.burst_direct,
             background: !st.no_reactor,
         });

@@ -98,6 +98,8 @@ struct State {
     free: Vec<usize>,
     by_key: HashMap<u64, usize>,
     candidates: VecDeque<usize>,
+    /// Scratch list for `report` (kept to avoid an allocation per wait).
+    again: Vec<usize>,
 }
 
 impl State {
@@ -112,7 +114,8 @@ impl State {
 }
 
 pub(crate) struct PollerShared {
-    poll: Mutex<Poll>,
+    /// The OS poller and its event buffer, owned by the waiting thread.
+    poll: Mutex<(Poll, Events)>,
     registry: mio::Registry,
     waker: Waker,
     state: Mutex<State>,
@@ -153,7 +156,7 @@ impl Poller {
         let waker = Waker::new(poll.registry(), WAKER)?;
         Ok(Poller {
             shared: Arc::new(PollerShared {
-                poll: Mutex::new(poll),
+                poll: Mutex::new((poll, Events::with_capacity(EVENTS_PER_WAIT))),
                 registry,
                 waker,
                 state: Mutex::new(State::default()),
@@ -348,7 +351,7 @@ impl PollerShared {
         if cap == 0 {
             return Err(Error::InvalidArgument("cap is 0".into()));
         }
-        let mut poll = match self.poll.try_lock() {
+        let mut guard = match self.poll.try_lock() {
             Ok(p) => p,
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
             Err(TryLockError::WouldBlock) => {
@@ -357,8 +360,8 @@ impl PollerShared {
                 ))
             }
         };
+        let (poll, events) = &mut *guard;
         let deadline = timeout.deadline();
-        let mut events = Events::with_capacity(EVENTS_PER_WAIT);
         loop {
             self.check_open()?;
             let block = {
@@ -379,7 +382,7 @@ impl PollerShared {
             let polled = if self.closed.load(Acquire) {
                 Ok(())
             } else {
-                poll.poll(&mut events, os_timeout)
+                poll.poll(events, os_timeout)
             };
             self.waiting.store(false, SeqCst);
             match polled {
@@ -415,7 +418,7 @@ impl PollerShared {
     /// stays at the front for the next wait).
     fn report(st: &mut State, cap: usize, emit: &mut impl FnMut(PollEvent)) -> usize {
         let mut n = 0;
-        let mut again = Vec::new();
+        let mut again = std::mem::take(&mut st.again);
         let todo = st.candidates.len();
         for _ in 0..todo {
             if n == cap {
@@ -439,7 +442,8 @@ impl PollerShared {
             n += 1;
             again.push(slot);
         }
-        st.candidates.extend(again);
+        st.candidates.extend(again.drain(..));
+        st.again = again;
         n
     }
 }
