@@ -449,7 +449,8 @@ arsock_status arsock_client_set_max_message(arsock_handle client, size_t max_len
  * then, until they are not); a handle is in at most one poller; closing a handle removes it
  * from its poller; `arsock_close(poller)` removes every handle and wakes a blocked wait with
  * ARSOCK_ERR_CLOSED. On success `*out_poller` receives the poller handle, owned by the caller
- * until `arsock_close`.
+ * until `arsock_close`. After fork(), a child may only close an inherited poller (that leaves
+ * the parent's poller untouched); other calls on it return ARSOCK_ERR_STATE.
  *
  * Never blocks. Any thread.
  *

@@ -134,3 +134,36 @@ fn a_forked_child_never_hangs_on_a_lock_a_parent_thread_held_at_fork_time() {
     }
     assert_eq!(last, b"still here");
 }
+
+#[test]
+fn a_forked_child_closing_an_inherited_poller_leaves_the_parents_poller_working() {
+    let (_s, client, accepted) = pair();
+    let mut p = 0;
+    ok(arsock_poller_new(&mut p));
+    ok(arsock_poller_add(p, accepted, ARSOCK_POLL_IN));
+    let code = in_child(move || {
+        let mut out = [arsock_poll_event::default(); 4];
+        let mut n = 0;
+        if arsock_poller_wait(p, out.as_mut_ptr(), 4, 0, &mut n) != ARSOCK_ERR_STATE {
+            return 1;
+        }
+        if arsock_poller_modify(p, accepted, 0) != ARSOCK_ERR_STATE {
+            return 2;
+        }
+        if arsock_close(p) != ARSOCK_OK || arsock_close(accepted) != ARSOCK_OK {
+            return 3;
+        }
+        0
+    });
+    assert_eq!(code, Some(0));
+    send_msg(client, b"after fork");
+    let mut out = [arsock_poll_event::default(); 4];
+    let mut n = 0;
+    ok(arsock_poller_wait(p, out.as_mut_ptr(), 4, 5000, &mut n));
+    assert_eq!(
+        (n, out[0].handle, out[0].events),
+        (1, accepted, ARSOCK_POLL_IN)
+    );
+    assert_eq!(recv_msg(accepted, 64), b"after fork");
+    ok(arsock_close(p));
+}

@@ -7,6 +7,7 @@ mod io;
 mod policy;
 mod poll;
 mod recv;
+mod rxbuf;
 mod rxlock;
 mod send;
 
@@ -22,7 +23,7 @@ use std::io::IoSlice;
 use std::mem::ManuallyDrop;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU8, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -59,8 +60,10 @@ pub(crate) struct Shared {
     fd_gone: AtomicBool,
     /// The socket may hold unread bytes: cleared before each read, set again when a read
     /// filled its buffer (more may be waiting) or a poller saw the socket become readable.
-    /// A receive with a finite timeout that finds it clear polls first (2 syscalls, not 3).
+    /// A poller's check reads or peeks the socket only while it is set.
     rx_hint: AtomicBool,
+    /// The socket's receive timeout (SO_RCVTIMEO) in ms, 0 if never set.
+    rcvtimeo_ms: AtomicU32,
     /// A poller saw the peer hang up (or an error) on the socket.
     hup: AtomicBool,
     poll_link: PollLink,
@@ -97,6 +100,7 @@ impl Connection {
                 fork_gen: sys::fork_generation(),
                 fd_gone: AtomicBool::new(false),
                 rx_hint: AtomicBool::new(true),
+                rcvtimeo_ms: AtomicU32::new(0),
                 hup: AtomicBool::new(false),
                 poll_link: PollLink::default(),
                 closed: AtomicBool::new(false),

@@ -3,7 +3,7 @@
 //! bytes, and only then is it read (message mode, into the receive buffer, so the receive
 //! that follows finds the message there) or peeked (raw mode, or mode not fixed yet).
 
-use super::recv::Next;
+use super::rxbuf::Next;
 use super::{Shared, MODE_MESSAGE};
 use crate::poller::{PollLink, POLL_CLOSED, POLL_IN, POLL_OUT};
 use crate::sys;

@@ -4,6 +4,7 @@
 //! once, from that buffer to the caller's. The rest of a large message is read straight into
 //! the caller's buffer instead, when it fits there.
 
+use super::rxbuf::{FrameClock, Next, RecvState};
 use super::Shared;
 use crate::error::{Error, Result};
 use crate::frame::{self, HEADER_LEN};
@@ -14,169 +15,16 @@ use std::sync::atomic::Ordering::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Size of the receive buffer a message-mode connection starts with, allocated on its first
-/// read (grows while reads fill it, and for larger frames).
-const FIRST: usize = 4 << 10;
-/// Reads into a buffer that is not assembling a large frame need not grow it beyond this.
-const CHUNK: usize = 64 << 10;
 /// Probation after the frame timeout: the frame must grow by `PROBE_PROGRESS` bytes within
 /// `PROBE_WINDOW` (4 KiB/s) or it fails.
 const PROBE_WINDOW: Duration = Duration::from_secs(1);
 const PROBE_PROGRESS: usize = 4 << 10;
-/// A buffer grown beyond this is given back once it is empty and the socket was drained, so
-/// an idle connection holds at most `FIRST` bytes of receive buffer.
-const SHRINK_ABOVE: usize = FIRST;
 /// A receive with timeout 0 does at most this many reads of an incomplete message (about
 /// 1 MiB as the buffer grows), then reports a timeout: it must never keep a render loop busy
 /// while a large message streams in.
 const POLL_FILLS: u32 = 8;
 /// Messages at least this large are read straight into the caller's buffer.
 const DIRECT_MIN: usize = 16 << 10;
-
-/// What the receive buffer holds at its front.
-pub(super) enum Next {
-    /// A whole application message: payload offset and length.
-    Frame(usize, usize),
-    /// An incomplete frame that needs this many bytes in total (header included); `true` if
-    /// it is an application message (its header has arrived).
-    Need(usize, bool),
-}
-
-/// The frame timeout's clock for the frame being assembled.
-#[derive(Debug, Default)]
-struct FrameClock {
-    /// When the first byte of the frame was seen.
-    started: Option<Instant>,
-    /// Probation after the frame timeout: when it began and how much of the frame was here.
-    probe: Option<(Instant, usize)>,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct RecvState {
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    clock: FrameClock,
-    /// The last read returned end of stream.
-    eof: bool,
-    /// The last read filled the buffer (more may be waiting): a full buffer may grow.
-    filled: bool,
-    /// A trim timer is set on the I/O thread (see `trim_if_idle`).
-    trim_armed: bool,
-    /// A receive ran since the trim timer was set.
-    active: bool,
-}
-
-/// Grow `buf` to exactly `len` bytes, failing cleanly (nothing changed) if the memory cannot
-/// be had: running out of memory while receiving must never abort the host process.
-fn grow_exact(buf: &mut Vec<u8>, len: usize) -> Result<()> {
-    if len > buf.len() {
-        buf.try_reserve_exact(len - buf.len()).map_err(|_| {
-            Error::Io(io::Error::new(
-                io::ErrorKind::OutOfMemory,
-                format!("cannot allocate {len} bytes for the receive buffer"),
-            ))
-        })?;
-        buf.resize(len, 0);
-    }
-    Ok(())
-}
-
-impl RecvState {
-    pub(super) fn has_bytes(&self) -> bool {
-        self.end > self.start
-    }
-
-    pub(super) fn at_eof(&self) -> bool {
-        self.eof
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-        self.clock = FrameClock::default();
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-    }
-
-    /// The receive is over. A buffer grown past `CHUNK` (for a large message) goes back to the
-    /// allocator as soon as it is empty; one grown past `SHRINK_ABOVE` is kept while the
-    /// connection is busy (re-growing it on every read would cost) and given back by the I/O
-    /// thread once the connection has been idle a while. Returns true if that trim timer must
-    /// be set.
-    #[must_use]
-    fn settle(&mut self) -> bool {
-        if self.buf.len() <= SHRINK_ABOVE {
-            return false;
-        }
-        if self.start == self.end && self.buf.len() > CHUNK {
-            self.buf = Vec::new();
-            self.start = 0;
-            self.end = 0;
-            return false;
-        }
-        self.active = true;
-        !std::mem::replace(&mut self.trim_armed, true)
-    }
-
-    /// The trim timer fired: give an empty buffer back if no receive ran since it was set.
-    /// Returns true if the timer must be set again.
-    pub(super) fn trim_if_idle(&mut self) -> bool {
-        if std::mem::take(&mut self.active) {
-            return true;
-        }
-        self.trim_armed = false;
-        if self.start == self.end && self.buf.len() > SHRINK_ABOVE {
-            self.buf = Vec::new();
-            self.start = 0;
-            self.end = 0;
-        }
-        false
-    }
-
-    /// Append `bytes` of the frame being assembled (they were read elsewhere).
-    fn keep(&mut self, bytes: &[u8]) -> Result<()> {
-        self.buf.copy_within(self.start..self.end, 0);
-        self.end -= self.start;
-        self.start = 0;
-        let len = self.end + bytes.len();
-        grow_exact(&mut self.buf, len)?;
-        self.buf[self.end..len].copy_from_slice(bytes);
-        self.end = len;
-        Ok(())
-    }
-
-    /// Make room to read more of a frame of `frame_len` bytes (header included) that starts at
-    /// `start`. Memory grows only as data actually arrives: at most doubling, never past the
-    /// frame, and the frame's length was already checked against the limit. Allocation
-    /// failure is an error, never an abort; the buffer grows to exactly the size needed.
-    pub(super) fn make_room(&mut self, frame_len: usize) -> Result<()> {
-        if self.buf.is_empty() {
-            grow_exact(&mut self.buf, FIRST)?;
-        }
-        let tail_free = self.buf.len() - self.end;
-        if self.start > 0
-            && (tail_free < self.buf.len() / 4 || self.buf.len() - self.start < frame_len)
-        {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        let len = self.buf.len();
-        if self.end == len {
-            // Full: grow toward the frame's size, or (reads filling the buffer) up to CHUNK.
-            let target = if frame_len > len { frame_len } else { CHUNK };
-            if target > len {
-                grow_exact(&mut self.buf, (len * 2).min(target))?;
-            }
-        } else if self.filled && self.end - self.start < frame_len.max(1) && len < CHUNK {
-            // Bursts: reads keep filling the buffer, so read more per syscall.
-            grow_exact(&mut self.buf, (len * 2).min(CHUNK))?;
-        }
-        Ok(())
-    }
-}
 
 impl Shared {
     /// One `recv` into `target`, keeping `rx_hint` true to the socket: cleared before the
@@ -193,22 +41,37 @@ impl Shared {
         r
     }
 
-    /// Before a read that may wait until `deadline`: when the last read drained the socket,
-    /// poll first (poll + recv: 2 syscalls) instead of a read that would fail first (3).
-    fn pre_wait(&self, deadline: Deadline) -> Result<()> {
-        if matches!(deadline, Deadline::At(_)) && !self.rx_hint.load(SeqCst) {
-            self.wait_readable(deadline)?;
+    /// One read that waits at most until `deadline`. A finite deadline is a blocking `recv`
+    /// bounded by the socket's receive timeout (SO_RCVTIMEO, set only when it changes), so a
+    /// receive with a steady timeout costs one syscall per message, like a blocking socket
+    /// (not a failed non-blocking read, a poll and a read). The timeout running out reads as
+    /// `WouldBlock`; `close` wakes the read as it wakes a blocking one.
+    fn recv_until(&self, target: &mut [u8], deadline: Deadline) -> io::Result<usize> {
+        match deadline {
+            Deadline::Never => self.recv_hinted(target, false),
+            Deadline::Now => self.recv_hinted(target, true),
+            Deadline::At(t) => {
+                let left = t.saturating_duration_since(Instant::now());
+                let ms = left.as_micros().div_ceil(1000).min(u32::MAX as u128) as u32;
+                if ms == 0 {
+                    return self.recv_hinted(target, true);
+                }
+                if self.rcvtimeo_ms.load(Relaxed) != ms {
+                    self.sock
+                        .set_read_timeout(Some(Duration::from_millis(ms as u64)))?;
+                    self.rcvtimeo_ms.store(ms, Relaxed);
+                }
+                self.recv_hinted(target, false)
+            }
         }
-        Ok(())
     }
 
     pub(super) fn recv_raw(&self, buf: &mut [u8], timeout: Timeout) -> Result<usize> {
         let deadline = timeout.deadline();
         let _guard = self.lock_recv_by(deadline)?;
         self.check_alive()?;
-        self.pre_wait(deadline)?;
         loop {
-            match self.recv_hinted(buf, !matches!(deadline, Deadline::Never)) {
+            match self.recv_until(buf, deadline) {
                 Ok(0) => return Err(self.eof_error()),
                 Ok(n) => {
                     self.recv_since_send.store(true, Relaxed);
@@ -446,7 +309,6 @@ impl Shared {
             (true, Timeout::After(d)) => Some(d),
             _ => None,
         };
-        let mut first = true;
         loop {
             let frame_deadline = match frame_timeout {
                 Some(d) => match clock.probe {
@@ -456,15 +318,7 @@ impl Shared {
                 None => Deadline::Never,
             };
             let wait_until = deadline.min(frame_deadline);
-            if first {
-                first = false;
-                self.pre_wait(wait_until).or_else(|e| match e {
-                    // The frame timeout's own expiry is handled below.
-                    Error::Timeout if !deadline.expired() => Ok(()),
-                    e => Err(e),
-                })?;
-            }
-            match self.recv_hinted(target, !matches!(wait_until, Deadline::Never)) {
+            match self.recv_until(target, wait_until) {
                 Ok(0) if partial && !self.closed.load(Acquire) => {
                     return Err(self.protocol_error(format!(
                         "peer closed the connection in the middle of a frame ({have} bytes of it received)"

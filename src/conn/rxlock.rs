@@ -2,7 +2,7 @@
 //! while another thread sits in a blocking receive on the same connection (std's `Mutex` has no
 //! timed lock, so waiters sleep on a condition variable that every unlock signals).
 
-use super::recv::RecvState;
+use super::rxbuf::RecvState;
 use super::Shared;
 use crate::error::{Error, Result};
 use crate::timeout::Deadline;

@@ -122,6 +122,10 @@ pub(crate) struct PollerShared {
     /// A thread is (about to be) blocked in the OS poller: a new candidate needs a wake.
     waiting: AtomicBool,
     closed: AtomicBool,
+    /// `sys::fork_generation()` at creation: in a forked child the OS poller is the parent's
+    /// (an epoll set is shared across fork), so only `close` may touch it, and that leaves it
+    /// alone.
+    fork_gen: u64,
 }
 
 /// Waits on many servers and connections at once. See the module doc.
@@ -162,6 +166,7 @@ impl Poller {
                 state: Mutex::new(State::default()),
                 waiting: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
+                fork_gen: sys::fork_generation(),
             }),
         })
     }
@@ -215,7 +220,18 @@ impl PollerShared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn in_forked_child(&self) -> bool {
+        self.fork_gen != sys::fork_generation()
+    }
+
     fn check_open(&self) -> Result<()> {
+        if self.in_forked_child() {
+            return Err(Error::State(
+                "this poller was created by the parent process: after fork() a child may only \
+                 close it"
+                    .into(),
+            ));
+        }
         if self.closed.load(Acquire) {
             return Err(Error::Closed("the poller was closed".into()));
         }
@@ -224,6 +240,7 @@ impl PollerShared {
 
     fn add(self: &Arc<Self>, target: Target, key: u64, events: u32) -> Result<()> {
         check_mask(events)?;
+        self.check_open()?; // before any lock: in a forked child it must not be taken
         let mut st = self.state();
         self.check_open()?;
         if st.by_key.contains_key(&key) {
@@ -265,6 +282,7 @@ impl PollerShared {
 
     fn modify(&self, key: u64, events: u32) -> Result<()> {
         check_mask(events)?;
+        self.check_open()?; // before any lock: in a forked child it must not be taken
         let mut st = self.state();
         self.check_open()?;
         let slot = *st
@@ -286,6 +304,7 @@ impl PollerShared {
     }
 
     fn remove_key(&self, key: u64) -> Result<()> {
+        self.check_open()?; // before any lock: in a forked child it must not be taken
         let mut st = self.state();
         self.check_open()?;
         let slot = st
@@ -334,7 +353,10 @@ impl PollerShared {
     }
 
     fn close(&self) {
-        if self.closed.swap(true, AcqRel) {
+        if self.closed.swap(true, AcqRel) || self.in_forked_child() {
+            // In a forked child: no lock (a parent thread may have held one at fork time) and
+            // no change to the OS poller, which the parent still uses; the child's copies of
+            // its descriptors close when the poller is dropped.
             return;
         }
         let _ = self.waker.wake();
@@ -351,6 +373,7 @@ impl PollerShared {
         if cap == 0 {
             return Err(Error::InvalidArgument("cap is 0".into()));
         }
+        self.check_open()?;
         let mut guard = match self.poll.try_lock() {
             Ok(p) => p,
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
