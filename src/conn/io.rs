@@ -10,7 +10,7 @@ use crate::reactor::{self, Handler, Reactor, Ready};
 use crate::sys;
 use mio::{Interest, Token};
 use std::net::Shutdown;
-use std::sync::atomic::Ordering::*;
+use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,38 @@ const TRIM_AFTER: Duration = Duration::from_secs(1);
 /// Close-linger: check whether the peer acknowledged everything after this, doubling.
 const LINGER_FIRST_MS: u64 = 2;
 const LINGER_MAX_STEP_MS: u64 = 256;
+
+/// After idle buffers were released, the free heap pages go back to the OS once (see
+/// `sys::release_free_memory`), this long after the first release of a round.
+const RELEASE_DELAY: Duration = Duration::from_millis(200);
+
+/// Runs `sys::release_free_memory` on the I/O thread, at most once per `RELEASE_DELAY`.
+struct MemoryRelease {
+    armed: AtomicBool,
+}
+
+impl Handler for MemoryRelease {
+    fn on_ready(&self, _r: &Reactor, _token: Token, _ready: Ready) {}
+
+    fn on_timer(&self, _r: &Reactor, _token: Token, _id: u64) {
+        self.armed.store(false, SeqCst);
+        sys::release_free_memory();
+    }
+}
+
+/// Buffers were released: have the free memory go back to the OS soon (once for many).
+fn release_memory_soon(r: &Reactor) {
+    static TOKEN: std::sync::OnceLock<(Token, Arc<MemoryRelease>)> = std::sync::OnceLock::new();
+    let (token, handler) = TOKEN.get_or_init(|| {
+        let h = Arc::new(MemoryRelease {
+            armed: AtomicBool::new(false),
+        });
+        (r.add_timer_handler(h.clone()), h)
+    });
+    if !handler.armed.swap(true, SeqCst) {
+        r.set_timer(*token, Instant::now() + RELEASE_DELAY, 0);
+    }
+}
 
 /// The handler the I/O thread holds while the socket is registered: a strong reference, so
 /// a closed connection's socket lives until the linger is over.
@@ -54,10 +86,13 @@ impl Handler for Io {
             return sh.drive_now(r, |st| st.flush_posted = false);
         }
         if id == TIMER_RECV_TRIM {
-            let again = match sh.try_lock_recv() {
+            let (again, freed) = match sh.try_lock_recv() {
                 Some(mut st) => st.trim_if_idle(),
-                None => true, // a receive is running: idle later, if at all
+                None => (true, false), // a receive is running: idle later, if at all
             };
+            if freed {
+                release_memory_soon(r);
+            }
             if again && !sh.closed.load(Acquire) {
                 r.set_timer(token, Instant::now() + TRIM_AFTER, TIMER_RECV_TRIM);
             }
@@ -74,6 +109,7 @@ impl Handler for Io {
         let idle_since = st.last_write.unwrap_or_else(Instant::now);
         if idle_since.elapsed() >= TRIM_AFTER {
             st.queue = Vec::new();
+            release_memory_soon(r);
         } else if let Some(t) = st.reg {
             st.trim_armed = true;
             r.set_timer(t, idle_since + TRIM_AFTER, TIMER_TRIM);

@@ -51,6 +51,9 @@ pub(crate) struct RecvState {
     pub(super) trim_armed: bool,
     /// A receive ran since the trim timer was set.
     pub(super) active: bool,
+    /// A large buffer was given back since the trim timer was set (the timer then has the
+    /// free memory returned to the OS).
+    pub(super) freed_big: bool,
 }
 
 /// Grow `buf` to exactly `len` bytes, failing cleanly (nothing changed) if the memory cannot
@@ -100,25 +103,28 @@ impl RecvState {
             self.buf = Vec::new();
             self.start = 0;
             self.end = 0;
-            return false;
+            self.freed_big = true;
+            return !std::mem::replace(&mut self.trim_armed, true);
         }
         self.active = true;
         !std::mem::replace(&mut self.trim_armed, true)
     }
 
     /// The trim timer fired: give an empty buffer back if no receive ran since it was set.
-    /// Returns true if the timer must be set again.
-    pub(super) fn trim_if_idle(&mut self) -> bool {
+    /// Returns whether the timer must be set again, and whether memory was given back.
+    pub(super) fn trim_if_idle(&mut self) -> (bool, bool) {
+        let freed_big = std::mem::take(&mut self.freed_big);
         if std::mem::take(&mut self.active) {
-            return true;
+            return (true, freed_big);
         }
         self.trim_armed = false;
         if self.start == self.end && self.buf.len() > SHRINK_ABOVE {
             self.buf = Vec::new();
             self.start = 0;
             self.end = 0;
+            return (false, true);
         }
-        false
+        (false, freed_big)
     }
 
     /// Append `bytes` of the frame being assembled (they were read elsewhere).
