@@ -322,7 +322,10 @@ arsock_status arsock_client_set_frame_timeout(arsock_handle client, int32_t time
  * Never blocks (closing a server waits only for accepts in other threads to wake). Any thread.
  *
  * Returns ARSOCK_OK; ARSOCK_ERR_INVALID_HANDLE (0, already closed, stale or never issued:
- * closing twice is this error, never a crash); ARSOCK_ERR_PANIC.
+ * closing twice is this error, never a crash); ARSOCK_ERR_STATE (only in a forked child,
+ * when another thread of the parent held arsock's handle table at the moment of fork(): the
+ * handle cannot be closed there, and the call returns after 0.1 s instead of hanging);
+ * ARSOCK_ERR_PANIC.
  */
 arsock_status arsock_close(arsock_handle handle);
 
@@ -471,7 +474,7 @@ arsock_status arsock_poller_new(arsock_handle *out_poller);
  * ARSOCK_ERR_INVALID_HANDLE (`poller` is not an open poller, or `h` is not an open server or
  * client); ARSOCK_ERR_STATE (`h` is already in this poller: use `arsock_poller_modify`; or
  * `h` is in another poller; or `h` was inherited through fork()); ARSOCK_ERR_CLOSED (the
- * poller is being closed); ARSOCK_ERR_IO; ARSOCK_ERR_PANIC.
+ * poller or `h` is being closed by another thread); ARSOCK_ERR_IO; ARSOCK_ERR_PANIC.
  */
 arsock_status arsock_poller_add(arsock_handle poller, arsock_handle h, uint32_t events);
 

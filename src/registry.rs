@@ -67,8 +67,32 @@ impl<T: Clone> Registry<T> {
     /// Remove and return the object behind `handle`; the handle is dead from now on.
     /// `keep` decides, under the lock, whether the object may be removed (e.g. right kind).
     pub fn remove_if(&self, handle: u64, keep: impl FnOnce(&T) -> bool) -> Option<T> {
+        let inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        Self::remove_locked(inner, handle, keep)
+    }
+
+    /// `remove_if` without waiting for the lock: `Err(())` if another thread holds it. For a
+    /// forked child, where a lock held by a parent thread at fork time is never released.
+    #[allow(clippy::result_unit_err)]
+    pub fn try_remove_if(
+        &self,
+        handle: u64,
+        keep: impl FnOnce(&T) -> bool,
+    ) -> Result<Option<T>, ()> {
+        let inner = match self.inner.try_write() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Err(()),
+        };
+        Ok(Self::remove_locked(inner, handle, keep))
+    }
+
+    fn remove_locked(
+        mut inner: std::sync::RwLockWriteGuard<'_, Inner<T>>,
+        handle: u64,
+        keep: impl FnOnce(&T) -> bool,
+    ) -> Option<T> {
         let (index, generation) = split(handle)?;
-        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         let slot = inner.slots.get_mut(index)?;
         if slot.generation != generation || !slot.value.as_ref().is_some_and(keep) {
             return None;

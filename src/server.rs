@@ -158,6 +158,10 @@ impl ServerShared {
         &self.poll_link
     }
 
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     /// Poller readiness: IN when an accept would not wait.
     pub(crate) fn poll_ready(&self, want: u32) -> u32 {
         if want & POLL_IN != 0 && !self.closed.load(Ordering::Acquire) && sys::readable_now(self.fd)

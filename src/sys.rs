@@ -331,9 +331,17 @@ pub(crate) fn source(fd: &RawFd) -> mio::unix::SourceFd<'_> {
 /// the I/O thread sleeps up to timers due within a millisecond, e.g. send coalescing's 50 µs.
 pub(crate) fn precise_timers() {
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    // SAFETY: PR_SET_TIMERSLACK only changes this thread's timer slack (in ns).
+    // SAFETY: PR_SET_TIMERSLACK only changes this thread's timer slack (in ns). prctl is
+    // variadic and reads five arguments: pass them all (valgrind checks they are set).
     unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong);
+        let zero: libc::c_ulong = 0;
+        libc::prctl(
+            libc::PR_SET_TIMERSLACK,
+            1000 as libc::c_ulong,
+            zero,
+            zero,
+            zero,
+        );
     }
 }
 

@@ -236,7 +236,7 @@ fn c_client_runs_clean_under_valgrind_memcheck() {
     let dir = build_artifacts();
     let exe = compile("valgrind", &[], &shared_link(dir));
     // Errors (invalid reads/writes, uses of uninitialised memory, definite leaks) fail the run.
-    // A linger thread still running at exit shows up as "possibly lost" TLS, which is fine.
+    // The I/O thread, still running at exit, shows up as "possibly lost" TLS, which is fine.
     let out = run_client_under(
         &[
             "valgrind",

@@ -26,14 +26,14 @@ const TIMER_RECV_TRIM: u64 = 4;
 const COALESCE_DELAY: Duration = Duration::from_micros(50);
 /// A drained send queue holding more than this is given back after `TRIM_AFTER` idle.
 const TRIM_KEEP: usize = 4 << 10;
-const TRIM_AFTER: Duration = Duration::from_secs(1);
+const TRIM_AFTER: Duration = Duration::from_millis(500);
 /// Close-linger: check whether the peer acknowledged everything after this, doubling.
 const LINGER_FIRST_MS: u64 = 2;
 const LINGER_MAX_STEP_MS: u64 = 256;
 
 /// After idle buffers were released, the free heap pages go back to the OS once (see
 /// `sys::release_free_memory`), this long after the first release of a round.
-const RELEASE_DELAY: Duration = Duration::from_millis(200);
+const RELEASE_DELAY: Duration = Duration::from_millis(100);
 
 /// Runs `sys::release_free_memory` on the I/O thread, at most once per `RELEASE_DELAY`.
 struct MemoryRelease {

@@ -42,6 +42,10 @@ impl Shared {
         &self.poll_link
     }
 
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Acquire)
+    }
+
     /// The poller saw an edge on the socket.
     pub(crate) fn note_edge(&self, readable: bool, hup: bool) {
         if readable {

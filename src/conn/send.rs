@@ -26,7 +26,7 @@ pub const LINGER: Duration = Duration::from_secs(2);
 /// A drained queue whose buffer grew beyond this gives the memory back at once. Above twice
 /// the default queue limit, so a queue that fills and drains in steady state keeps its buffer
 /// (re-growing it each time would cost a copy and page faults per fill); the I/O thread trims
-/// smaller ones once the connection has been idle for a while (`io.rs`).
+/// smaller ones once the connection has been idle for 0.5 s (`io.rs`).
 const SHRINK_ABOVE: usize = 4 << 20;
 /// Without the I/O thread (it could not be started), a blocked send re-checks for `close`
 /// this often. Never the case in normal operation.

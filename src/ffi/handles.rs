@@ -33,33 +33,37 @@ fn missing(h: arsock_handle) -> FfiError {
 pub(crate) fn server(h: arsock_handle) -> Result<Arc<Server>, FfiError> {
     match HANDLES.get(h) {
         Some(Object::Server(s)) => Ok(s),
-        Some(Object::Client(_)) => Err(FfiError::InvalidHandle(format!(
-            "handle {h:#x} is a client, not a server"
-        ))),
-        Some(Object::Poller(_)) => Err(FfiError::InvalidHandle(format!(
-            "handle {h:#x} is a poller, not a server"
-        ))),
+        Some(other) => Err(wrong_kind(h, &other, "a server")),
         None => Err(missing(h)),
     }
+}
+
+fn wrong_kind(h: arsock_handle, obj: &Object, wanted: &str) -> FfiError {
+    let is = match obj {
+        Object::Server(_) => "a server",
+        Object::Client(_) => "a client",
+        Object::Poller(_) => "a poller",
+    };
+    FfiError::InvalidHandle(format!("handle {h:#x} is {is}, not {wanted}"))
 }
 
 pub(crate) fn poller(h: arsock_handle) -> Result<Arc<Poller>, FfiError> {
     match HANDLES.get(h) {
         Some(Object::Poller(p)) => Ok(p),
-        Some(_) => Err(FfiError::InvalidHandle(format!(
-            "handle {h:#x} is not a poller"
-        ))),
+        Some(other) => Err(wrong_kind(h, &other, "a poller")),
         None => Err(missing(h)),
     }
 }
 
-/// A server or client handle (for a poller).
+/// A handle a poller can watch: a server or a client.
 pub(crate) fn pollable(h: arsock_handle) -> Result<Object, FfiError> {
     match HANDLES.get(h) {
-        Some(Object::Poller(_)) => Err(FfiError::InvalidHandle(format!(
-            "handle {h:#x} is a poller; only servers and clients can be added to a poller"
-        ))),
-        Some(obj) => Ok(obj),
+        Some(obj @ (Object::Server(_) | Object::Client(_))) => Ok(obj),
+        Some(other) => Err(wrong_kind(
+            h,
+            &other,
+            "a server or client (pollers watch those)",
+        )),
         None => Err(missing(h)),
     }
 }
@@ -91,19 +95,34 @@ pub(crate) fn client(h: arsock_handle) -> Result<Arc<Connection>, FfiError> {
             let _ = LAST_CLIENT.try_with(|last| *last.borrow_mut() = (h, Arc::downgrade(&c)));
             Ok(c)
         }
-        Some(Object::Server(_)) => Err(FfiError::InvalidHandle(format!(
-            "handle {h:#x} is a server, not a client"
-        ))),
-        Some(Object::Poller(_)) => Err(FfiError::InvalidHandle(format!(
-            "handle {h:#x} is a poller, not a client"
-        ))),
+        Some(other) => Err(wrong_kind(h, &other, "a client")),
         None => Err(missing(h)),
     }
 }
 
 /// Remove `h` from the table and close its object (waking calls blocked on it).
 pub(crate) fn close(h: arsock_handle) -> Result<(), FfiError> {
-    match HANDLES.remove_if(h, |_| true) {
+    let removed = if crate::sys::fork_generation() == 0 {
+        HANDLES.remove_if(h, |_| true)
+    } else {
+        // A forked child: a parent thread may have held the table's lock at fork time, and
+        // it would never be released here. Try for a while rather than hang.
+        let give_up = std::time::Instant::now() + std::time::Duration::from_millis(100);
+        loop {
+            match HANDLES.try_remove_if(h, |_| true) {
+                Ok(obj) => break obj,
+                Err(()) if std::time::Instant::now() < give_up => std::thread::yield_now(),
+                Err(()) => {
+                    return Err(FfiError::Core(Error::State(
+                        "the handle table was locked by another thread when this process was \
+                         forked: the handle cannot be closed in this child"
+                            .into(),
+                    )))
+                }
+            }
+        }
+    };
+    match removed {
         Some(Object::Server(s)) => s.close(),
         Some(Object::Client(c)) => c.close(),
         Some(Object::Poller(p)) => p.close(),
@@ -129,7 +148,10 @@ pub(crate) fn close(h: arsock_handle) -> Result<(), FfiError> {
 /// Never blocks (closing a server waits only for accepts in other threads to wake). Any thread.
 ///
 /// Returns ARSOCK_OK; ARSOCK_ERR_INVALID_HANDLE (0, already closed, stale or never issued:
-/// closing twice is this error, never a crash); ARSOCK_ERR_PANIC.
+/// closing twice is this error, never a crash); ARSOCK_ERR_STATE (only in a forked child,
+/// when another thread of the parent held arsock's handle table at the moment of fork(): the
+/// handle cannot be closed there, and the call returns after 0.1 s instead of hanging);
+/// ARSOCK_ERR_PANIC.
 #[no_mangle]
 pub extern "C" fn arsock_close(handle: arsock_handle) -> super::arsock_status {
     super::boundary(|| close(handle))

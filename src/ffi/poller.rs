@@ -63,7 +63,7 @@ pub extern "C" fn arsock_poller_new(out_poller: *mut arsock_handle) -> arsock_st
 /// ARSOCK_ERR_INVALID_HANDLE (`poller` is not an open poller, or `h` is not an open server or
 /// client); ARSOCK_ERR_STATE (`h` is already in this poller: use `arsock_poller_modify`; or
 /// `h` is in another poller; or `h` was inherited through fork()); ARSOCK_ERR_CLOSED (the
-/// poller is being closed); ARSOCK_ERR_IO; ARSOCK_ERR_PANIC.
+/// poller or `h` is being closed by another thread); ARSOCK_ERR_IO; ARSOCK_ERR_PANIC.
 #[no_mangle]
 pub extern "C" fn arsock_poller_add(
     poller: arsock_handle,
@@ -75,7 +75,7 @@ pub extern "C" fn arsock_poller_add(
         match handles::pollable(h)? {
             Object::Client(c) => p.add_connection(&c, h, events)?,
             Object::Server(s) => p.add_server(&s, h, events)?,
-            Object::Poller(_) => return Err(invalid("a poller cannot be added to a poller")),
+            _ => return Err(invalid("only servers and clients can be added to a poller")),
         }
         Ok(())
     })

@@ -67,6 +67,13 @@ impl Target {
         }
     }
 
+    fn is_closed(&self) -> bool {
+        match self {
+            Target::Conn(c) => c.is_closed(),
+            Target::Server(s) => s.is_closed(),
+        }
+    }
+
     fn ready(&self, want: u32) -> u32 {
         match self {
             Target::Conn(c) => c.poll_ready(want),
@@ -274,6 +281,16 @@ impl PollerShared {
             st.slots[slot] = Some(entry);
         }
         st.by_key.insert(key, slot);
+        // Closed meanwhile (its close found no link to leave): undo. A close from now on
+        // finds the link and removes the handle itself.
+        if let Some(Some(e)) = st.slots.get(slot) {
+            if e.target.is_closed() {
+                if let Some(target) = self.drop_slot(&mut st, slot) {
+                    target.link().detach();
+                }
+                return Err(Error::Closed("the handle was closed".into()));
+            }
+        }
         st.queue(slot);
         drop(st);
         self.wake_waiter();
