@@ -147,9 +147,19 @@ impl Shared {
             return;
         }
         let handler: Arc<dyn Handler> = Arc::new(Io(Arc::clone(self)));
-        match r.register(&mut sys::source(&self.fd), Interest::WRITABLE, handler) {
+        match r.register(
+            &mut sys::source(&self.fd),
+            Interest::WRITABLE,
+            handler.clone(),
+        ) {
             Ok(t) => st.reg = Some(t),
-            Err(_) => st.no_reactor = true,
+            Err(_) => {
+                // The OS refused to watch the socket (e.g. out of memory): keep the work on
+                // the I/O thread with timers alone, so queued data and the close-linger still
+                // go on (never dropped with the socket).
+                st.reg = Some(r.add_timer_handler(handler));
+                st.timers_only = true;
+            }
         }
     }
 
@@ -218,10 +228,10 @@ impl Shared {
         }
         if st.pending() > 0 && st.broken().is_none() {
             self.ensure_registered(r, st);
-            if st.stalls > 0 {
+            if st.stalls > 0 || st.timers_only {
                 // Writable, yet the socket took nothing (kernel buffers short: ENOBUFS):
                 // no edge will come for that, so retry, backing off 1 ms doubling to 1 s.
-                let ms = 1u64 << (st.stalls - 1).min(10);
+                let ms = 1u64 << st.stalls.saturating_sub(1).min(10);
                 if let Some(t) = st.reg {
                     r.set_timer(t, Instant::now() + Duration::from_millis(ms), TIMER_RETRY);
                 }

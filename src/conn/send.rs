@@ -53,8 +53,10 @@ pub(crate) struct SendState {
     pub(super) linger_until: Option<Instant>,
     pub(super) linger_step_ms: u64,
     pub(super) fin_sent: bool,
-    /// The I/O thread is gone for good (released) or could not be started.
+    /// The I/O thread is done with this connection (released).
     pub(super) released: bool,
+    /// The socket could not be registered for readiness: the I/O thread works from timers.
+    pub(super) timers_only: bool,
     /// The I/O thread could not be started: write every send through, and finish queued
     /// bytes in the sending thread, like a blocking socket.
     pub(super) no_reactor: bool,
