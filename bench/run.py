@@ -552,6 +552,12 @@ def markdown(cmd, machine, config, summary, targets, sizes, btime, contenders, m
     if os.path.exists(history):
         with open(history, encoding="utf-8") as f:
             parts += [f.read().rstrip(), ""]
+    # The section bench/relay.py writes (issue 9: relay, resources), kept across regenerations.
+    relay = os.path.join(ROOT, "bench", "results", "relay.md")
+    if os.path.exists(relay):
+        with open(relay, encoding="utf-8") as f:
+            parts += ["<!-- BEGIN bench/relay.py: generated, do not edit by hand -->", f.read().rstrip(),
+                      "<!-- END bench/relay.py -->", ""]
     return "\n".join(parts)
 
 

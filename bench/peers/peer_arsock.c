@@ -7,10 +7,14 @@
  * receiver parses frames out of large reads): the sender uses arsock_client_send_msgs and
  * the receiver arsock_client_recv_msgs, handing the batch out one message per t_recv.
  * The other tests use one arsock call per message on both ends.
+ *
+ * BENCH_ARSOCK_RECV_TIMEOUT_MS=<ms> (bench/relay.py) makes every receive that the driver
+ * asks to wait forever wait at most that long instead (the "finite timeout" round trip).
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arsock.h"
@@ -83,7 +87,14 @@ static long recv_batched(uint8_t *buf, size_t cap, int timeout_ms) {
     return (long)m->len;
 }
 
+static int g_forever = -2; /* what timeout -1 becomes; -2: not read from the environment yet */
+
 static long t_recv(uint8_t *buf, size_t cap, int timeout_ms) {
+    if (g_forever == -2) {
+        const char *e = getenv("BENCH_ARSOCK_RECV_TIMEOUT_MS");
+        g_forever = e ? atoi(e) : -1;
+    }
+    if (timeout_ms == -1) timeout_ms = g_forever;
     if (g_batch) return recv_batched(buf, cap, timeout_ms);
     size_t len = 0;
     arsock_status s = arsock_client_recv_msg(cli, buf, cap, timeout_ms, &len);

@@ -9,7 +9,7 @@
 // Destructors and move operations never throw (a failing close in a destructor is ignored;
 // call close() yourself to see its error).
 //
-// Ownership: arsock::Server and arsock::Client each own one arsock_handle. They are
+// Ownership: arsock::Server, arsock::Client and arsock::Poller each own one arsock_handle. They are
 // move-only: copying is deleted, a moved-from object is empty (handle 0, operator bool
 // false), and the destructor closes the handle. Calls on an empty object throw
 // arsock::Error with ARSOCK_ERR_INVALID_HANDLE (the C library reports it).
@@ -412,6 +412,65 @@ public:
         }
         detail::check(st);
         return Client(h);
+    }
+};
+
+/// Poller event bits (ARSOCK_POLL_*), and one reported event.
+inline constexpr uint32_t kPollIn = ARSOCK_POLL_IN;
+inline constexpr uint32_t kPollOut = ARSOCK_POLL_OUT;
+inline constexpr uint32_t kPollClosed = ARSOCK_POLL_CLOSED;
+using PollEvent = arsock_poll_event;
+
+/// Waits on many servers and clients from one thread (arsock_poller_*). Level-triggered:
+/// wait() reports the handles that are ready now, rotating so none starves when more are
+/// ready than fit. A handle is in at most one poller (ARSOCK_ERR_STATE otherwise, also when
+/// added twice: use modify()); closing it removes it; closing the poller (close(), the
+/// destructor, or arsock_close from another thread) wakes a blocked wait(), which throws
+/// arsock::Error with ARSOCK_ERR_CLOSED. One thread waits at a time (a second concurrent wait
+/// throws ARSOCK_ERR_STATE). Move-only like Client and Server.
+class Poller : public detail::Handle {
+public:
+    Poller() noexcept = default;
+    /// Take ownership of a poller handle from the C API.
+    explicit Poller(arsock_handle adopt) noexcept : Handle(adopt) {}
+
+    /// A new, empty poller.
+    static Poller create() {
+        arsock_handle h = 0;
+        detail::check(arsock_poller_new(&h));
+        return Poller(h);
+    }
+
+    /// Watch `h` (a Server or Client) for `events` (0: only kPollClosed is reported).
+    void add(const detail::Handle& h, uint32_t events = kPollIn) { add(h.get(), events); }
+    void add(arsock_handle h, uint32_t events = kPollIn) {
+        detail::check(arsock_poller_add(h_, h, events));
+    }
+    /// Replace the events `h` is watched for.
+    void modify(const detail::Handle& h, uint32_t events) { modify(h.get(), events); }
+    void modify(arsock_handle h, uint32_t events) {
+        detail::check(arsock_poller_modify(h_, h, events));
+    }
+    /// Stop watching `h`.
+    void remove(const detail::Handle& h) { remove(h.get()); }
+    void remove(arsock_handle h) { detail::check(arsock_poller_remove(h_, h)); }
+
+    /// Wait at most `timeout_ms` for ready handles; writes up to `cap` events to `out` and
+    /// returns how many (0: none became ready in time; `out` is then untouched). No allocation.
+    size_t wait(PollEvent* out, size_t cap, int32_t timeout_ms = kForever) {
+        size_t n = 0;
+        arsock_status st = arsock_poller_wait(h_, out, cap, timeout_ms, &n);
+        if (st == ARSOCK_ERR_TIMEOUT) {
+            return 0;
+        }
+        detail::check(st);
+        return n;
+    }
+    /// Like wait(out, cap, ...) into `out`, resized to the events reported (empty on timeout);
+    /// reuses the vector's capacity, at least `max_events` entries.
+    void wait(std::vector<PollEvent>& out, size_t max_events, int32_t timeout_ms = kForever) {
+        out.resize(std::max<size_t>(max_events, 1));
+        out.resize(wait(out.data(), out.size(), timeout_ms));
     }
 };
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests of the C++ wrapper and of the C packaging:
 #   1. bindings/cpp/example.cpp built with -std=c++17 -Wall -Wextra -Werror -pedantic,
-#      linked against the shared library, then against the static one; both run.
+#      linked against the shared library, then against the static one; both run. The poller
+#      tests (bindings/cpp/poller_test.cpp) built the same way against the shared library.
 #   2. scripts/install.sh into a temporary prefix; a C program and the C++ example built
 #      with `pkg-config --cflags --libs arsock` and run; a DESTDIR install is checked too.
 # Uses $ARSOCK_LIB_DIR if set, else builds with `cargo build --release`. Exits non-zero on
@@ -44,6 +45,11 @@ echo "== example against the shared library"
 "$CXX" "${CXXFLAGS[@]}" -Iinclude -Ibindings/cpp bindings/cpp/example.cpp \
     -L"$ARSOCK_LIB_DIR" -larsock -Wl,-rpath,"$ARSOCK_LIB_DIR" -pthread -o "$WORK/example_shared"
 run "$WORK/example_shared"
+
+echo "== poller tests against the shared library"
+"$CXX" "${CXXFLAGS[@]}" -Iinclude -Ibindings/cpp bindings/cpp/poller_test.cpp \
+    -L"$ARSOCK_LIB_DIR" -larsock -Wl,-rpath,"$ARSOCK_LIB_DIR" -pthread -o "$WORK/poller_test"
+run "$WORK/poller_test"
 
 echo "== example against the static library"
 "$CXX" "${CXXFLAGS[@]}" -Iinclude -Ibindings/cpp bindings/cpp/example.cpp \

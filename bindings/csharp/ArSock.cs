@@ -60,7 +60,7 @@ namespace ArSock
     /// Statuses are returned as int (compare with ArSockStatus); nothing here throws except
     /// the runtime's DllNotFoundException / EntryPointNotFoundException.
     /// </summary>
-    public static unsafe class ArSockNative
+    public static unsafe partial class ArSockNative
     {
 #if (UNITY_IOS || UNITY_TVOS || UNITY_VISIONOS) && !UNITY_EDITOR
         /// <summary>iOS links libarsock.a statically into the player.</summary>

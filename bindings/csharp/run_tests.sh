@@ -17,6 +17,7 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 BUILD="$HERE/build"
 HEADER="$ROOT/include/arsock.h"
 BINDING="$HERE/ArSock.cs"
+BINDING_FILES=("$BINDING" "$HERE/ArSockPoller.cs") # one assembly; ArSockNative is partial
 EXAMPLE="$ROOT/examples/unity/ArSockPoseSender.cs"
 
 PASSED=0
@@ -69,7 +70,7 @@ echo "== library: $LIB"
 
 # ---------------------------------------------------------------- 2. function-name drift check
 # Every function declared in the header must have an extern of the same name (EntryPoint) in
-# ArSock.cs and vice versa. (AbiTests also compares parameter and return types.)
+# ArSock.cs / ArSockPoller.cs and vice versa. (AbiTests also compares parameter and return types.)
 header_funcs() {
     # drop comments and preprocessor lines, then take "name(" of each declaration
     sed -e 's://.*$::' "$HEADER" | awk '
@@ -89,24 +90,24 @@ header_funcs() {
 }
 cs_funcs() {
     {
-        grep -oE 'EntryPoint[[:space:]]*=[[:space:]]*"arsock_[a-z0-9_]+"' "$BINDING" | grep -oE 'arsock_[a-z0-9_]+'
-        grep -oE 'static[[:space:]]+extern[^(]*[[:space:]]arsock_[a-z0-9_]+[[:space:]]*\(' "$BINDING" | grep -oE 'arsock_[a-z0-9_]+'
+        grep -ohE 'EntryPoint[[:space:]]*=[[:space:]]*"arsock_[a-z0-9_]+"' "${BINDING_FILES[@]}" | grep -oE 'arsock_[a-z0-9_]+'
+        grep -ohE 'static[[:space:]]+extern[^(]*[[:space:]]arsock_[a-z0-9_]+[[:space:]]*\(' "${BINDING_FILES[@]}" | grep -oE 'arsock_[a-z0-9_]+'
     } | sort -u
 }
 header_funcs >"$BUILD/funcs.header"
 cs_funcs >"$BUILD/funcs.cs"
 # an extern's C# name must equal its EntryPoint
-ep_count=$(grep -cE 'EntryPoint[[:space:]]*=' "$BINDING")
-ex_count=$(grep -cE 'static[[:space:]]+extern' "$BINDING")
+ep_count=$(cat "${BINDING_FILES[@]}" | grep -cE 'EntryPoint[[:space:]]*=')
+ex_count=$(cat "${BINDING_FILES[@]}" | grep -cE 'static[[:space:]]+extern')
 if [ "$(wc -l <"$BUILD/funcs.header")" -lt 10 ]; then
     check_fail "drift check: found only $(wc -l <"$BUILD/funcs.header") functions in $HEADER"
 elif ! diff -u "$BUILD/funcs.header" "$BUILD/funcs.cs" >"$BUILD/funcs.diff"; then
-    check_fail "drift check: functions of include/arsock.h (-) and externs of ArSock.cs (+) differ:"
+    check_fail "drift check: functions of include/arsock.h (-) and externs of ArSock.cs + ArSockPoller.cs (+) differ:"
     cat "$BUILD/funcs.diff" >&2
 elif [ "$ep_count" -ne "$ex_count" ] || [ "$ex_count" -ne "$(wc -l <"$BUILD/funcs.cs")" ]; then
     check_fail "drift check: $ex_count externs, $ep_count EntryPoints, $(wc -l <"$BUILD/funcs.cs") distinct names (each extern needs EntryPoint = its own name)"
 else
-    check_ok "drift check: the $(wc -l <"$BUILD/funcs.cs") functions of include/arsock.h and ArSock.cs match"
+    check_ok "drift check: the $(wc -l <"$BUILD/funcs.cs") functions of include/arsock.h and ArSock.cs + ArSockPoller.cs match"
 fi
 
 # ---------------------------------------------------------------- 3. C dump of the header
@@ -164,9 +165,9 @@ gcc -shared -fPIC -o "$BUILD/fake/libarsock.so" "$BUILD/fake/fake.c" || check_fa
 # ---------------------------------------------------------------- 4. compile (warnings as errors)
 MCS="mcs -nologo -unsafe -warnaserror -debug"
 echo "== mcs"
-$MCS -target:library -out:"$BUILD/ArSock.dll" "$BINDING" || die "mcs: ArSock.cs"
+$MCS -target:library -out:"$BUILD/ArSock.dll" "${BINDING_FILES[@]}" || die "mcs: ArSock.cs ArSockPoller.cs"
 # the binding without Span (ARSOCK_NO_SPAN, for old Unity profiles) and the example against it
-$MCS -target:library -define:ARSOCK_NO_SPAN -out:"$BUILD/ArSockNoSpan.dll" "$BINDING" "$EXAMPLE" "$HERE/tests/UnityShim.cs" ||
+$MCS -target:library -define:ARSOCK_NO_SPAN -out:"$BUILD/ArSockNoSpan.dll" "${BINDING_FILES[@]}" "$EXAMPLE" "$HERE/tests/UnityShim.cs" ||
     die "mcs: ArSock.cs with ARSOCK_NO_SPAN"
 $MCS -target:exe -define:ARSOCK_LOAD_PROBE -r:"$BUILD/ArSock.dll" -out:"$BUILD/LoadProbe.exe" "$HERE/tests/LoadProbe.cs" ||
     die "mcs: LoadProbe.exe"

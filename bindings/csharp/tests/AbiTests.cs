@@ -27,6 +27,7 @@ namespace ArSock.Tests
         static readonly Dictionary<string, Type> Structs = new Dictionary<string, Type>
         {
             { "arsock_buf", typeof(ArSockBuf) },
+            { "arsock_poll_event", typeof(ArSockPollEvent) },
         };
 
         /// <summary>ARSOCK_DEFAULT_MAX_MESSAGE -> DefaultMaxMessage; ERR_BUFFER_TOO_SMALL -> BufferTooSmall.</summary>
@@ -121,6 +122,7 @@ namespace ArSock.Tests
             }
             Assert.AreEqual(Structs.Count, checkedStructs, "every C# struct must be described by the header");
             Assert.AreEqual(Marshal.SizeOf(typeof(ArSockBuf)), sizeof(ArSockBuf), "blittable: managed size = native size");
+            Assert.AreEqual(Marshal.SizeOf(typeof(ArSockPollEvent)), sizeof(ArSockPollEvent), "blittable: managed size = native size");
         }
 
         // ------------------------------------------------------------------ signatures

@@ -26,6 +26,7 @@ C_TO_CTYPES: Dict[str, object] = {
     "size_t": ctypes.c_size_t,
     "size_t *": ctypes.POINTER(ctypes.c_size_t),
     "arsock_buf *": ctypes.POINTER(_ffi.arsock_buf),
+    "arsock_poll_event *": ctypes.POINTER(_ffi.arsock_poll_event),
 }
 
 
@@ -98,19 +99,35 @@ class FunctionDrift(unittest.TestCase):
             self.assertIs(fn.restype, restype, name)
             self.assertEqual(list(fn.argtypes), list(argtypes), name)
 
-    def test_struct_arsock_buf(self) -> None:
-        m = re.search(r"typedef struct arsock_buf\s*\{(.*?)\}\s*arsock_buf\s*;", header_text(), re.S)
-        self.assertIsNotNone(m)
+    def check_struct(self, name: str, py: type) -> None:
+        m = re.search(r"typedef struct " + name + r"\s*\{(.*?)\}\s*" + name + r"\s*;", header_text(), re.S)
+        self.assertIsNotNone(m, f"struct {name} not found in the header")
         fields = [f.strip() for f in m.group(1).split(";") if f.strip()]
         parsed = []
         for f in fields:
             f = " ".join(f.replace("*", " * ").split())
             fm = re.match(r"^(.*?)\s*(\w+)$", f)
             parsed.append((fm.group(2), norm_type(fm.group(1))))
-        self.assertEqual([n for n, _ in parsed], [n for n, _ in _ffi.arsock_buf._fields_])
-        for (name, ctype), (_, pytype) in zip(parsed, _ffi.arsock_buf._fields_):
-            self.assertIs(pytype, C_TO_CTYPES[ctype], name)
+        self.assertEqual([n for n, _ in parsed], [n for n, _ in py._fields_])
+        for (fname, ctype), (_, pytype) in zip(parsed, py._fields_):
+            self.assertIs(pytype, C_TO_CTYPES[ctype], fname)
+
+    def test_struct_arsock_buf(self) -> None:
+        self.check_struct("arsock_buf", _ffi.arsock_buf)
         self.assertEqual(ctypes.sizeof(_ffi.arsock_buf), 2 * ctypes.sizeof(ctypes.c_void_p))
+
+    def test_struct_arsock_poll_event(self) -> None:
+        self.check_struct("arsock_poll_event", _ffi.arsock_poll_event)
+        self.assertEqual(ctypes.sizeof(_ffi.arsock_poll_event), 16)
+        self.assertEqual(_ffi.arsock_poll_event.events.offset, 8)
+
+    def test_every_header_struct_has_a_ctypes_twin(self) -> None:
+        names = re.findall(r"typedef struct (\w+)\s*\{", header_text())
+        self.assertIn("arsock_poll_event", names)
+        for name in names:
+            with self.subTest(struct=name):
+                self.assertTrue(hasattr(_ffi, name), f"struct {name} has no ctypes class in _ffi.py")
+                self.check_struct(name, getattr(_ffi, name))
 
 
 class ValueDrift(unittest.TestCase):
@@ -130,6 +147,7 @@ class ValueDrift(unittest.TestCase):
                 if expr.startswith('"'):
                     value: object = expr.strip('"')
                 else:
+                    expr = re.sub(r"(?<=\d)[uU]\b", "", expr)  # 1u -> 1
                     self.assertRegex(expr, r"^[\d\s()*+-]+$", "unexpected #define form")
                     value = eval(expr, {"__builtins__": {}})  # digits and operators only
                 py_name = name[len("ARSOCK_"):]

@@ -38,6 +38,7 @@ from ._core import (
     timeout_to_ms,
     version,
 )
+from .poller import POLL_CLOSED, POLL_IN, POLL_OUT, WAIT_MAX_EVENTS, Poller
 from .errors import (
     AddressError,
     AddressInUse,
@@ -81,6 +82,11 @@ __all__ = [
     "Timeout",
     "Connection",
     "Server",
+    "Poller",
+    "POLL_IN",
+    "POLL_OUT",
+    "POLL_CLOSED",
+    "WAIT_MAX_EVENTS",
     "connect",
     "abi_version",
     "version",

@@ -46,6 +46,12 @@ class arsock_buf(ctypes.Structure):
 arsock_handle = ctypes.c_uint64
 arsock_status = ctypes.c_int32
 
+
+class arsock_poll_event(ctypes.Structure):
+    """``struct arsock_poll_event``: one ready handle reported by ``arsock_poller_wait``."""
+
+    _fields_ = [("handle", arsock_handle), ("events", ctypes.c_uint32), ("reserved", ctypes.c_uint32)]
+
 #: name -> (restype, argtypes), one entry per function of include/arsock.h.
 #: Byte buffers are declared ``c_void_p`` so that bytes, ctypes arrays and addresses all pass.
 FUNCTIONS: Dict[str, Tuple[object, List[object]]] = {
@@ -120,6 +126,20 @@ FUNCTIONS: Dict[str, Tuple[object, List[object]]] = {
     "arsock_status_str": (ctypes.c_char_p, [ctypes.c_int32]),
     "arsock_version": (ctypes.c_char_p, []),
     "arsock_abi_version": (ctypes.c_uint32, []),
+    "arsock_poller_new": (arsock_status, [ctypes.POINTER(arsock_handle)]),
+    "arsock_poller_add": (arsock_status, [arsock_handle, arsock_handle, ctypes.c_uint32]),
+    "arsock_poller_modify": (arsock_status, [arsock_handle, arsock_handle, ctypes.c_uint32]),
+    "arsock_poller_remove": (arsock_status, [arsock_handle, arsock_handle]),
+    "arsock_poller_wait": (
+        arsock_status,
+        [
+            arsock_handle,
+            ctypes.POINTER(arsock_poll_event),
+            ctypes.c_size_t,
+            ctypes.c_int32,
+            ctypes.POINTER(ctypes.c_size_t),
+        ],
+    ),
 }
 
 
