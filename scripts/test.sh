@@ -46,6 +46,9 @@ suite install bash tests/install/run_tests.sh
 if [ -f bench/run.py ]; then
     suite bench-smoke python3 bench/run.py --smoke
 fi
+if [ -f bench/relay.py ]; then
+    suite relay-bench-smoke python3 bench/relay.py --smoke
+fi
 
 echo
 [ ${#failures[@]} -eq 0 ] || echo "failed suites: ${failures[*]}"
