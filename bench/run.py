@@ -5,7 +5,9 @@
                                     docs/BENCHMARKS.md, docs/benchmarks.svg and
                                     bench/results/latest.json
     python3 bench/run.py --smoke    tiny counts, 1 repetition, writes only to bench/out/;
-                                    exits non-zero if any peer program fails
+                                    exits non-zero if any peer program fails. It checks that
+                                    every peer builds and runs; its numbers are too small to
+                                    judge, so it shows no target verdicts.
 
 See bench/README.md. Standard library only.
 """
@@ -61,7 +63,9 @@ COUNTS_SMOKE = {"rtt64": (200, 20), "stream64": (2000, 200),
                 "vec64": (2048, 128), "stream64k": (200, 20)}
 
 MODES = ["unpinned", "pinned"]
-APT_PACKAGES = ["libzmq3-dev", "libnng-dev", "libenet-dev", "pkg-config", "linux-perf"]
+SMOKE_NOTICE = ("SMOKE RUN: counts are tiny and each cell is one repetition, so these numbers are "
+                "too small to judge speed; targets are judged only by the full run "
+                "(python3 bench/run.py).")
 
 
 def log(msg):
@@ -81,32 +85,22 @@ def out_of(cmd):
 
 # ------------------------------------------------------------------------------ setup
 
-def ensure_packages():
-    """Install the Debian packages the peers need when they are missing (CI runs as root)."""
-    checks = {
-        "libzmq3-dev": lambda: os.path.exists("/usr/include/zmq.h"),
-        "libnng-dev": lambda: os.path.exists("/usr/include/nng/nng.h"),
-        "libenet-dev": lambda: os.path.exists("/usr/include/enet/enet.h"),
-        "pkg-config": lambda: shutil.which("pkg-config") is not None,
-        "linux-perf": lambda: shutil.which("perf") is not None,
-    }
-    missing = [p for p in APT_PACKAGES if not checks[p]()]
-    if missing:
-        if os.geteuid() != 0 or not shutil.which("apt-get"):
-            sys.exit(f"missing packages {missing}; install them with apt-get (needs root)")
-        log(f"installing {' '.join(missing)}")
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update"], env=env, check=False)
-        r = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends"] + missing, env=env)
-        if r.returncode != 0 and "linux-perf" in missing:  # perf is only for profiling
-            missing.remove("linux-perf")
-            subprocess.run(["apt-get", "install", "-y", "--no-install-recommends"] + missing,
-                           env=env, check=True)
-        elif r.returncode != 0:
-            sys.exit("apt-get install failed")
-    for tool in ("gcc", "cargo", "taskset", "strip"):
+def ensure_packages(install):
+    """The peers' headers and tools. The Debian packages come from scripts/packages.txt, the
+    list the tests and CI share: scripts/deps.sh installs what is missing (as root with apt)
+    or prints the command and fails."""
+    headers = ["/usr/include/zmq.h", "/usr/include/nng/nng.h", "/usr/include/enet/enet.h"]
+    if not all(os.path.exists(h) for h in headers):
+        if not install:
+            sys.exit("missing peer headers (" + ", ".join(h for h in headers if not os.path.exists(h))
+                     + "); install them with: bash scripts/deps.sh")
+        log("installing the Debian packages of scripts/packages.txt: bash scripts/deps.sh")
+        if subprocess.run(["bash", os.path.join(ROOT, "scripts", "deps.sh")]).returncode != 0:
+            sys.exit("bash scripts/deps.sh failed (see above)")
+    for tool, package in (("gcc", "gcc"), ("cargo", "Rust, https://rustup.rs"),
+                          ("taskset", "util-linux"), ("strip", "binutils")):
         if not shutil.which(tool):
-            sys.exit(f"required tool not found: {tool}")
+            sys.exit(f"required tool not found: {tool} ({package})")
 
 
 def build(contenders):
@@ -277,7 +271,8 @@ def summarize(runs, contenders, modes, tests):
                 for m, _, _ in metrics:
                     vals = [r[m] for r in ok]
                     if vals:
-                        e[m] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals)}
+                        e[m] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals),
+                                "n": len(vals)}
             base = entry.get("raw", {})
             for c, e in entry.items():
                 for m, _, _ in metrics:
@@ -390,7 +385,10 @@ def tables(summary, contenders, modes, tests):
                         cells.append("FAILED")
                     else:
                         s = e[m]
-                        cell = f"{fmt_val(s['median'], unit)} ({fmt_val(s['min'], unit)}–{fmt_val(s['max'], unit)})"
+                        cell = fmt_val(s['median'], unit)
+                        # A range only when there are several values (one repetition has none).
+                        if s.get("n", 2) > 1 and s["min"] != s["max"]:
+                            cell += f" ({fmt_val(s['min'], unit)}–{fmt_val(s['max'], unit)})"
                         if c != "raw" and "ratio_to_raw" in s:
                             cell += f" ×{s['ratio_to_raw']:.2f}"
                         if e["failed"]:
@@ -491,9 +489,11 @@ def svg_plot(summary, contenders, modes, tests):
 
 def markdown(cmd, machine, config, summary, targets, sizes, btime, contenders, modes, tests, when, failures):
     m = machine
+    smoke = config.get("smoke", False)
     parts = [
         "# Benchmarks",
         "",
+    ] + ([f"**{SMOKE_NOTICE}**", ""] if smoke else []) + [
         f"<!-- GENERATED by `{cmd}`; do not edit by hand. -->",
         "",
         f"Generated {when} by:",
@@ -504,7 +504,8 @@ def markdown(cmd, machine, config, summary, targets, sizes, btime, contenders, m
         "",
         "Loopback only (127.0.0.1), two processes per measurement (server and client), "
         f"contenders interleaved, {config['reps']} repetition(s) each: cells show the median "
-        "(min–max) and, after ×, the median's ratio to raw TCP in the same mode (for latency "
+        "(min–max when there are several values) and, after ×, the median's ratio to raw TCP in "
+        "the same mode (for latency "
         "lower is better, for throughput higher is better). Compare numbers only within one "
         "mode of one run. What each measurement does: [bench/README.md](../bench/README.md).",
         "",
@@ -524,13 +525,21 @@ def markdown(cmd, machine, config, summary, targets, sizes, btime, contenders, m
         "",
         "![Speed relative to raw TCP](benchmarks.svg)",
         "",
-        "## Targets",
-        "",
-        targets_table(targets),
-        "",
-        f"A verdict marked *noisy* rests on medians whose repetitions varied more than ×{NOISY} "
-        "(min to max) on this machine; rerun on a quiet machine before drawing conclusions.",
-        "",
+    ]
+    if smoke:
+        parts += ["## Targets", "", "Not judged: " + SMOKE_NOTICE, ""]
+    else:
+        parts += [
+            "## Targets",
+            "",
+            targets_table(targets),
+            "",
+            f"A verdict marked *noisy* rests on medians whose repetitions varied more than "
+            f"×{NOISY} (min to max) on this machine; rerun on a quiet machine before drawing "
+            "conclusions.",
+            "",
+        ]
+    parts += [
         "## Library size and build time",
         "",
         extras_table(sizes, btime),
@@ -555,7 +564,7 @@ def render(json_path):
     modes, tests = config["modes"], list(config["counts"])
     present = {c for m in summary.values() for t in m.values() for c in t}
     contenders = [c[0] for c in CONTENDERS if c[0] in present]
-    targets = evaluate_targets(summary, d.get("sizes"), modes)
+    targets = [] if config.get("smoke") else evaluate_targets(summary, d.get("sizes"), modes)
     d["targets"] = targets
     published = os.path.abspath(json_path) == os.path.join(BENCH, "results", "latest.json")
     md_path = os.path.join(ROOT, "docs", "BENCHMARKS.md") if published else os.path.join(OUT, "rendered-BENCHMARKS.md")
@@ -571,14 +580,16 @@ def render(json_path):
             json.dump(d, f, indent=1)
             f.write("\n")
     print(tables(summary, contenders, modes, tests))
-    print(targets_table(targets))
+    print(SMOKE_NOTICE if config.get("smoke") else targets_table(targets))
     print(f"\nRe-rendered {os.path.relpath(md_path, ROOT)} and {os.path.relpath(svg_path, ROOT)}.")
     return 0
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--smoke", action="store_true", help="tiny counts, 1 repetition, output to bench/out/")
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny counts, 1 repetition, output to bench/out/; checks that every peer "
+                         "runs, judges no targets")
     ap.add_argument("--reps", type=int, help="repetitions per measurement (default 5; smoke 1)")
     ap.add_argument("--modes", default=",".join(MODES), help="comma list of unpinned,pinned")
     ap.add_argument("--only", help="comma list of contenders (raw is always included)")
@@ -586,7 +597,8 @@ def main():
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the full counts (development)")
     ap.add_argument("--timeout", type=float, help="seconds before a peer pair is killed (default 60; smoke 20)")
     ap.add_argument("--no-build-time", action="store_true", help="skip the clean-build timing")
-    ap.add_argument("--no-install", action="store_true", help="do not apt-get missing packages")
+    ap.add_argument("--no-install", action="store_true",
+                    help="do not run scripts/deps.sh when peer headers are missing")
     ap.add_argument("--render", metavar="JSON",
                     help="measure nothing: re-render the tables, Markdown and SVG from a results "
                          "file (bench/results/latest.json re-renders the committed docs)")
@@ -610,8 +622,9 @@ def main():
         modes == MODES and tests == [t[0] for t in TESTS]
     cmd = "python3 bench/run.py" + "".join(" " + a for a in sys.argv[1:])
 
-    if not args.no_install:
-        ensure_packages()
+    if args.smoke:
+        print(SMOKE_NOTICE, flush=True)
+    ensure_packages(install=not args.no_install)
     build(contenders)
     sizes = lib_sizes() if "arsock" in contenders else None
     btime = None if (args.smoke or args.no_build_time) else build_time()
@@ -639,7 +652,8 @@ def main():
     elapsed = time.monotonic() - t_start
 
     summary = summarize(runs, contenders, modes, tests)
-    targets = evaluate_targets(summary, sizes, modes)
+    # Verdicts belong to the full run: smoke counts are too small to judge.
+    targets = [] if args.smoke else evaluate_targets(summary, sizes, modes)
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     config = {"reps": reps, "counts": {k: counts[k] for k in tests}, "modes": modes, "timeout_s": timeout,
               "smoke": args.smoke}
@@ -667,8 +681,11 @@ def main():
                          tests, when, failures))
 
     print(tables(summary, contenders, modes, tests))
-    print("Targets:\n")
-    print(targets_table(targets))
+    if args.smoke:
+        print(SMOKE_NOTICE)
+    else:
+        print("Targets:\n")
+        print(targets_table(targets))
     print()
     print(extras_table(sizes, btime))
     print()

@@ -3,6 +3,13 @@
 # client against the library, run both on loopback, and print what was exchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for tool in cargo cc; do
+    command -v "$tool" >/dev/null 2>&1 || {
+        echo "run_demo.sh: '$tool' not found: it needs a Rust toolchain (https://rustup.rs) and a C" \
+            "compiler (Debian: apt-get install gcc)" >&2
+        exit 1
+    }
+done
 cargo build --release --lib --example server
 out=target/release/demo
 mkdir -p "$out"

@@ -34,6 +34,18 @@ mod timeout;
 
 pub mod ffi;
 
+// Pure logic of issue 11 (no I/O, no C types); cbindgen skips them so the header stays the
+// C layer's alone.
+/// Blobs: chunking, reassembly, a room's store and the send priority.
+/// cbindgen:ignore
+pub mod blob;
+/// The room clock estimator.
+/// cbindgen:ignore
+pub mod clock;
+/// Poses: values, wire form, newest-pose table, outbox, sampling.
+/// cbindgen:ignore
+pub mod pose;
+
 pub use conn::{
     Connection, DEFAULT_FRAME_TIMEOUT, DEFAULT_MAX_MESSAGE, DEFAULT_SEND_QUEUE_LIMIT, LINGER,
 };

@@ -9,7 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::native::{build_artifacts, compile_c, profile_dir, shared_link, ROOT};
+use common::native::{
+    build_artifacts, compile_c, output_tool, profile_dir, shared_link, spawn_tool, ROOT,
+};
 
 fn compile(name: &str, extra: &[&str], link: &[String]) -> PathBuf {
     compile_c(
@@ -30,11 +32,12 @@ impl Drop for ServerProc {
 
 /// Start the Rust server example; returns it and its raw and message ports.
 fn start_server(dir: &Path) -> (ServerProc, String, String) {
-    let mut child = Command::new(dir.join("examples/server"))
+    let server = dir.join("examples/server");
+    let mut child = Command::new(&server)
         .args(["--clients", "2"])
         .stdout(Stdio::piped())
         .spawn()
-        .expect("server example runs");
+        .unwrap_or_else(|e| panic!("could not start {}: {e}", server.display()));
     let mut line = String::new();
     BufReader::new(child.stdout.as_mut().unwrap())
         .read_line(&mut line)
@@ -60,13 +63,14 @@ fn run_client(exe: &Path, env: &[(&str, &str)]) -> String {
 fn run_client_under(wrapper: &[&str], exe: &Path, env: &[(&str, &str)]) -> String {
     let dir = build_artifacts();
     let (_server, raw, msg) = start_server(dir);
-    let mut cmd = match wrapper.split_first() {
+    // The wrapper's Debian package has its name (valgrind is the only wrapper used).
+    let (mut cmd, package) = match wrapper.split_first() {
         Some((program, args)) => {
             let mut c = Command::new(program);
             c.args(args).arg(exe);
-            c
+            (c, Some(*program))
         }
-        None => Command::new(exe),
+        None => (Command::new(exe), None),
     };
     cmd.args(["127.0.0.1", &raw, &msg])
         .stdout(Stdio::piped())
@@ -74,7 +78,12 @@ fn run_client_under(wrapper: &[&str], exe: &Path, env: &[(&str, &str)]) -> Strin
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap();
+    let mut child = match package {
+        Some(package) => spawn_tool(&mut cmd, package),
+        None => cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {}: {e}", exe.display())),
+    };
     let started = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if started.elapsed() > Duration::from_secs(60) {
@@ -209,20 +218,22 @@ fn the_header_compiles_as_c99_c11_and_cpp_and_names_only_arsock_symbols() {
         } else {
             &[]
         };
-        let out = Command::new(compiler)
-            .args(lang)
-            .args([
-                std,
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-pedantic",
-                "-fsyntax-only",
-            ])
-            .arg(format!("-I{ROOT}/include"))
-            .arg(&probe)
-            .output()
-            .expect("compiler runs");
+        let package = if compiler == "c++" { "g++" } else { "gcc" };
+        let out = output_tool(
+            Command::new(compiler)
+                .args(lang)
+                .args([
+                    std,
+                    "-Wall",
+                    "-Wextra",
+                    "-Werror",
+                    "-pedantic",
+                    "-fsyntax-only",
+                ])
+                .arg(format!("-I{ROOT}/include"))
+                .arg(&probe),
+            package,
+        );
         assert!(
             out.status.success(),
             "{compiler} {std}: {}",

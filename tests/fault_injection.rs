@@ -3,7 +3,7 @@
 //! creation at all — and the receiver here checks every message by size, content and order.
 
 mod common;
-use common::native::{build_artifacts, compile_c, profile_dir, shared_link, ROOT};
+use common::native::{build_artifacts, compile_c, output_tool, profile_dir, shared_link, ROOT};
 use common::*;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -17,13 +17,14 @@ fn size_of(i: u32) -> usize {
 fn run_sender_under(shim: &str) -> String {
     let dir = build_artifacts();
     let lib = profile_dir().join(format!("lib{shim}.so"));
-    let out = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O1", "-o"])
-        .arg(&lib)
-        .arg(format!("{ROOT}/tests/fault/{shim}.c"))
-        .arg("-ldl")
-        .output()
-        .expect("cc runs");
+    let out = output_tool(
+        Command::new("cc")
+            .args(["-shared", "-fPIC", "-O1", "-o"])
+            .arg(&lib)
+            .arg(format!("{ROOT}/tests/fault/{shim}.c"))
+            .arg("-ldl"),
+        "gcc",
+    );
     assert!(
         out.status.success(),
         "{}",

@@ -4,20 +4,22 @@
 //!   document at test time so the document cannot drift from the library.
 
 mod common;
+use common::native::spawn_tool;
 use common::*;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 
 fn python(script: &str, args: &[String]) -> Child {
-    Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("python3 must be installed to run the interop tests")
+    spawn_tool(
+        Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit()),
+        "python3",
+    )
 }
 
 /// The reference peer from docs/PROTOCOL.md.

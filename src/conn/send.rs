@@ -5,7 +5,7 @@
 //! Policy, per send:
 //! 1. If bytes are already queued, the message joins the queue (order is kept); when the
 //!    queue reaches `FLUSH_THRESHOLD` the calling thread writes it with one `sendmsg` (a large
-//!    message is gathered behind the queue instead of being copied into it).
+//!    message is gathered behind the queue only then; otherwise it is copied into the queue).
 //! 2. If nothing is queued, the message is written at once when it is large, when it answers
 //!    a received message, when the last write was at least `IDLE_GAP` ago, or while the
 //!    current burst has had fewer than `BURST_DIRECT` direct writes. Otherwise it is queued and

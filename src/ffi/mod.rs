@@ -3,14 +3,16 @@
 //! crosses into the host (since Rust 1.81 that would abort the process: the Unity editor).
 //!
 //! Conventions (README "API conventions"): handle first, inputs next, out-params last;
-//! out-params are written only on success (the one exception: `*out_len` with
-//! `ARSOCK_ERR_BUFFER_TOO_SMALL`); `(NULL, 0)` is an empty buffer.
+//! out-params are written only on success, except that with `ARSOCK_ERR_BUFFER_TOO_SMALL`
+//! `*out_len` (`recv_msg`) and `out_msgs[0]` (`recv_msgs`) hold the size needed;
+//! `(NULL, 0)` is an empty buffer.
 
 mod client;
 mod handles;
 mod hub;
 mod last_error;
 mod message;
+mod pose;
 mod server;
 mod session;
 mod status;
@@ -21,6 +23,7 @@ pub use handles::arsock_close;
 pub use hub::*;
 pub use last_error::arsock_last_error_message;
 pub use message::*;
+pub use pose::arsock_pose;
 pub use server::*;
 pub use session::*;
 pub use status::{arsock_status, arsock_status_str};

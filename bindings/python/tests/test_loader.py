@@ -43,6 +43,14 @@ class SearchOrder(unittest.TestCase):
         )
         self.assertEqual(_ffi.candidate_paths({}, pkg)[0][1], str(pkg / lib))
 
+    def test_an_installed_copy_looks_in_no_target_directory(self) -> None:
+        pkg = Path("/venv/lib/python3.11/site-packages/arsock")
+        lib = _ffi.LIBRARY_FILE
+        got = [p for _, p in _ffi.candidate_paths({}, pkg)]
+        self.assertEqual(got, [str(pkg / lib), "find_library('arsock')"])
+        self.assertIsNone(_ffi.source_repository(pkg))
+        self.assertEqual(_ffi.source_repository(Path("/r/bindings/python/src/arsock")), Path("/r"))
+
     def test_loaded_library_is_a_file(self) -> None:
         self.assertTrue(Path(arsock.library_path).is_file() or "/" not in arsock.library_path)
 
@@ -100,7 +108,11 @@ class InSubprocess(unittest.TestCase):
         self.assertIn("Looked in", r.stderr)
         self.assertIn(str(Path(self.tmp) / "arsock" / _ffi.LIBRARY_FILE), r.stderr)
         self.assertIn("find_library", r.stderr)
+        # An installed copy: what to do is to reinstall from a clone, nothing about target/.
+        self.assertIn("pip install ./bindings/python", r.stderr)
         self.assertIn("cargo build --release", r.stderr)
+        self.assertIn("ARSOCK_LIBRARY", r.stderr)
+        self.assertNotIn("target/release", r.stderr)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@ Search order (the first that exists wins; ``ARSOCK_LIBRARY`` is never skipped si
 
 1. the path in the environment variable ``ARSOCK_LIBRARY``;
 2. a copy shipped inside this package directory;
-3. the cargo target directory of the repository this package sits in
-   (``target/release``, then ``target/debug``), found relative to this file;
-4. the system loader (``ctypes.util.find_library("arsock")``).
+3. when this package is the source tree (``<repo>/bindings/python/src/arsock``), the
+   repository's cargo target directory (``target/release``, then ``target/debug``);
+4. the system loader (``ctypes.util.find_library("arsock")``, e.g. after scripts/install.sh).
+
+``pip install ./bindings/python`` builds the library and ships it inside the package (2.).
 
 Keep :data:`FUNCTIONS` in step with include/arsock.h: tests/test_drift.py parses the header and
 fails on any difference in names, argument types or return types.
@@ -131,8 +133,7 @@ def candidate_paths(
     if env:
         out.append(("$ARSOCK_LIBRARY", env))
     out.append(("copy shipped in the package", str(package_dir / LIBRARY_FILE)))
-    # <repo>/bindings/python/src/arsock -> <repo>
-    repo = package_dir.parents[3] if len(package_dir.parents) > 3 else None
+    repo = source_repository(package_dir)
     if repo is not None:
         for profile in ("release", "debug"):
             out.append(
@@ -140,6 +141,17 @@ def candidate_paths(
             )
     out.append(("system loader", "find_library('arsock')"))
     return out
+
+
+def source_repository(package_dir: Path = _PACKAGE_DIR) -> Optional[Path]:
+    """The repository root if ``package_dir`` is ``<repo>/bindings/python/src/arsock`` (the
+    source tree, or an editable install), else None (an installed copy)."""
+    parents = package_dir.parents
+    if len(parents) < 4:
+        return None
+    if [parents[i].name for i in range(3)] != ["src", "python", "bindings"]:
+        return None
+    return parents[3]
 
 
 def _load() -> Tuple[ctypes.CDLL, str]:
@@ -171,11 +183,23 @@ def _load() -> Tuple[ctypes.CDLL, str]:
             return ctypes.CDLL(str(path)), str(path)
         except OSError as e:
             looked.append(f"  {what}: {path}: {e}")
+    if source_repository() is not None:
+        todo = (
+            "Build it: `cargo build --release` in the arsock repository, or set ARSOCK_LIBRARY "
+            "to the full path of a libarsock."
+        )
+    else:
+        todo = (
+            "This installed copy of the package has no library inside. Reinstall it from an "
+            "arsock clone with `pip install ./bindings/python` (runs `cargo build --release` "
+            "and puts the library in the package), install the C library system-wide "
+            "(`sudo scripts/install.sh`), or set ARSOCK_LIBRARY to the full path of a libarsock."
+        )
     raise ImportError(
         f"arsock: cannot find the native library {LIBRARY_FILE}. Looked in, in order:\n"
         + "\n".join(looked)
-        + "\nBuild it with `cargo build --release` in the arsock repository, or set "
-        "ARSOCK_LIBRARY to the full path of the library."
+        + "\n"
+        + todo
     )
 
 
