@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install arsock for C and C++ users:
 #   PREFIX/lib/libarsock.so, PREFIX/lib/libarsock.a, PREFIX/include/arsock.h,
-#   PREFIX/include/arsock.hpp and PREFIX/lib/pkgconfig/arsock.pc.
+#   PREFIX/include/arsock.hpp, PREFIX/include/arsock_session.hpp and
+#   PREFIX/lib/pkgconfig/arsock.pc.
 #
 # Usage: scripts/install.sh [PREFIX]          (default /usr/local)
 #   DESTDIR=/tmp/stage scripts/install.sh /usr  stages into /tmp/stage/usr; arsock.pc still
@@ -29,7 +30,7 @@ else
     SRC_LIB="$ROOT/target/release"
 fi
 for f in "$SRC_LIB/libarsock.so" "$SRC_LIB/libarsock.a" "$ROOT/include/arsock.h" \
-    "$ROOT/bindings/cpp/arsock.hpp"; do
+    "$ROOT/bindings/cpp/arsock.hpp" "$ROOT/bindings/cpp/arsock_session.hpp"; do
     [ -f "$f" ] || { echo "install.sh: missing $f" >&2; exit 1; }
 done
 
@@ -44,6 +45,7 @@ install -m 0755 "$SRC_LIB/libarsock.so" "$DEST/lib/libarsock.so"
 install -m 0644 "$SRC_LIB/libarsock.a" "$DEST/lib/libarsock.a"
 install -m 0644 "$ROOT/include/arsock.h" "$DEST/include/arsock.h"
 install -m 0644 "$ROOT/bindings/cpp/arsock.hpp" "$DEST/include/arsock.hpp"
+install -m 0644 "$ROOT/bindings/cpp/arsock_session.hpp" "$DEST/include/arsock_session.hpp"
 
 PC_TMP="$(mktemp)"
 trap 'rm -f "$PC_TMP"' EXIT
@@ -64,7 +66,7 @@ install -m 0644 "$PC_TMP" "$DEST/lib/pkgconfig/arsock.pc"
 
 echo "installed arsock $VERSION into $DEST:"
 for f in lib/libarsock.so lib/libarsock.a lib/pkgconfig/arsock.pc include/arsock.h \
-    include/arsock.hpp; do
+    include/arsock.hpp include/arsock_session.hpp; do
     echo "  $DEST/$f"
 done
 if [ -z "${DESTDIR:-}" ] && [ "$(id -u)" = 0 ] && command -v ldconfig >/dev/null 2>&1; then

@@ -72,7 +72,7 @@ namespace ArSock
         AppLast = 1999,
     }
 
-    /// <summary>struct arsock_event: one event from arsock_session_poll. Blittable (32 bytes).</summary>
+    /// <summary>struct arsock_event: one event from arsock_session_poll. Blittable (40 bytes).</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct ArSockEvent
     {

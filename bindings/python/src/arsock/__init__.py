@@ -55,8 +55,11 @@ from .errors import (
     StateError,
     Status,
     WouldBlock,
+    NotFoundError,
     error_for_status,
 )
+from . import session as _session
+from .session import *  # noqa: F401,F403 - Hub, Session, Event, EventKind, Reason, EVENT_*, ...
 
 #: ARSOCK_VERSION_* of the header this package was released with (equal to __version__).
 VERSION_STRING = __version__
@@ -104,4 +107,6 @@ __all__ = [
     "ProtocolError",
     "StateError",
     "WouldBlock",
+    "NotFoundError",
 ]
+__all__ += _session.__all__
