@@ -8,17 +8,21 @@
 
 mod client;
 mod handles;
+mod hub;
 mod last_error;
 mod message;
 mod server;
+mod session;
 mod status;
 mod version;
 
 pub use client::*;
 pub use handles::arsock_close;
+pub use hub::*;
 pub use last_error::arsock_last_error_message;
 pub use message::*;
 pub use server::*;
+pub use session::*;
 pub use status::{arsock_status, arsock_status_str};
 pub use version::*;
 
