@@ -49,9 +49,12 @@ namespace ArSock
         Disconnected = 9,
         /// <summary>The session resumed after a broken connection; Size = messages the hub had to drop.</summary>
         Reconnected = 10,
+        /// <summary>ARSOCK_EVENT_BLOB_AVAILABLE (reserved by the header for blobs).</summary>
+        BlobAvailable = 11,
     }
 
-    /// <summary>arsock_event.reason: ARSOCK_REASON_*; 1000-1999 are the application's own.</summary>
+    /// <summary>arsock_event.reason: ARSOCK_REASON_*; ArSockNative.ReasonAppMin..ReasonAppMax
+    /// (1000-1999) are the application's own.</summary>
     public enum ArSockReason
     {
         None = 0,
@@ -66,10 +69,6 @@ namespace ArSock
         Network = 9,
         HubShutdown = 10,
         SlowPeer = 11,
-        /// <summary>First reason value reserved for applications.</summary>
-        AppFirst = 1000,
-        /// <summary>Last reason value reserved for applications.</summary>
-        AppLast = 1999,
     }
 
     /// <summary>struct arsock_event: one event from arsock_session_poll. Blittable (40 bytes).</summary>
@@ -82,7 +81,7 @@ namespace ArSock
         public uint Peer;
         /// <summary>int32_t reason: for Rejected, PeerLeft and Disconnected.</summary>
         public ArSockReason Reason;
-        /// <summary>uint32_t flags: ArSockNative.StateDeleted on a StateChanged for a removed key.</summary>
+        /// <summary>uint32_t flags: ArSockNative.StateDeleted, DisconnectedResuming, MessageDirect.</summary>
         public uint Flags;
         /// <summary>uint64_t payload: id for ArSockSession.Read (Message bytes, StateChanged key); 0 if none.</summary>
         public ulong Payload;
@@ -93,6 +92,11 @@ namespace ArSock
 
         /// <summary>A StateChanged event for a key that was deleted.</summary>
         public bool IsStateDeleted { get { return (Flags & ArSockNative.StateDeleted) != 0; } }
+        /// <summary>A Disconnected event after which the session reconnects on its own
+        /// (Reconnected or a final Disconnected follows).</summary>
+        public bool IsResuming { get { return (Flags & ArSockNative.DisconnectedResuming) != 0; } }
+        /// <summary>A Message sent to this peer alone (not to everyone).</summary>
+        public bool IsDirect { get { return (Flags & ArSockNative.MessageDirect) != 0; } }
 
         public override string ToString()
         {
@@ -129,6 +133,11 @@ namespace ArSock
     public static unsafe partial class ArSockNative
     {
         // ---- session constants of include/arsock.h ----
+        public const uint HubDefaultMaxPeers = 32;
+        public const uint HubMaxPeers = 256;
+        public const int HubDefaultHeartbeatMs = 500;
+        public const int HubDefaultStaleAfterMs = 2500;
+        public const int HubDefaultResumeGraceMs = 30000;
         public const uint EventJoined = 1;
         public const uint EventRejected = 2;
         public const uint EventPeerJoined = 3;
@@ -139,6 +148,7 @@ namespace ArSock
         public const uint EventStateChanged = 8;
         public const uint EventDisconnected = 9;
         public const uint EventReconnected = 10;
+        public const uint EventBlobAvailable = 11;
         public const int ReasonNone = 0;
         public const int ReasonLocalClose = 1;
         public const int ReasonRemoteClose = 2;
@@ -151,8 +161,30 @@ namespace ArSock
         public const int ReasonNetwork = 9;
         public const int ReasonHubShutdown = 10;
         public const int ReasonSlowPeer = 11;
+        /// <summary>First reason value reserved for applications.</summary>
+        public const int ReasonAppMin = 1000;
+        /// <summary>Last reason value reserved for applications.</summary>
+        public const int ReasonAppMax = 1999;
         /// <summary>arsock_event.flags bit of a StateChanged event whose key was deleted.</summary>
         public const uint StateDeleted = 1;
+        /// <summary>arsock_event.flags bit of a Disconnected event: the session is reconnecting.</summary>
+        public const uint DisconnectedResuming = 2;
+        /// <summary>arsock_event.flags bit of a Message sent to this peer alone.</summary>
+        public const uint MessageDirect = 4;
+        /// <summary>Largest reliable message (ArSockSession.Send): 256 KiB.</summary>
+        public const int SessionMaxMessage = 256 * 1024;
+        /// <summary>Largest state value: 64 KiB.</summary>
+        public const int SessionMaxValue = 64 * 1024;
+        /// <summary>Longest state key: 255 bytes of UTF-8.</summary>
+        public const int SessionMaxKey = 255;
+        /// <summary>Most keys in a room's state.</summary>
+        public const int SessionMaxKeys = 4096;
+        /// <summary>Longest room name: 64 bytes of UTF-8.</summary>
+        public const int SessionMaxRoom = 64;
+        /// <summary>Longest peer name: 64 bytes of UTF-8.</summary>
+        public const int SessionMaxName = 64;
+        /// <summary>Bytes of sends and state writes a session keeps until the hub acknowledges them.</summary>
+        public const int SessionQueueLimit = 1024 * 1024;
 
         // ---- session functions of include/arsock.h ----
         [DllImport(LibraryName, EntryPoint = "arsock_hub_config_init", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]

@@ -150,6 +150,7 @@ namespace ArSock.Tests
             a.S.Send(b.Id, data);
             var m = b.WaitFor(ArSockEventKind.Message, a.Id);
             Assert.AreEqual((ulong)data.Length, m.Ev.Size);
+            Assert.IsTrue(m.Ev.IsDirect, "sent to b alone");
             CollectionAssert.AreEqual(data, m.Data);
 
 #if !ARSOCK_NO_SPAN
@@ -178,6 +179,7 @@ namespace ArSock.Tests
                 {
                     var m = d.WaitFor(ArSockEventKind.Message, b.Id);
                     Assert.AreEqual(i, BitConverter.ToInt32(m.Data, 0), "per-sender order");
+                    Assert.IsFalse(m.Ev.IsDirect, "a broadcast");
                 }
             }
             // a answers after seeing all 20; the hub relays in order, so an echo to b would come first
@@ -386,8 +388,9 @@ namespace ArSock.Tests
                 () => ArSockSession.Open("127.0.0.1", _hub.LocalPort, new string('r', 300)));
             Util.Throws(ArSockStatus.InvalidArgument, () => ArSockSession.Open("127.0.0.1", _hub.LocalPort, ""));
             Util.Throws(ArSockStatus.InvalidArgument, () => a.S.SetState(new string('k', 256), new byte[] { 1 }));
-            var tooBig = Assert.Throws<ArSockException>(() => a.S.SetState("big", new byte[65 * 1024]));
-            Assert.That(tooBig.Status == ArSockStatus.InvalidArgument || tooBig.Status == ArSockStatus.MessageTooLarge, tooBig.Message);
+            Util.Throws(ArSockStatus.InvalidArgument, () => a.S.SetState("big", new byte[ArSockNative.SessionMaxValue + 1]));
+            Util.Throws(ArSockStatus.MessageTooLarge, () => a.S.Send(ArSockSession.Everyone, new byte[ArSockNative.SessionMaxMessage + 1]));
+            Util.Throws(ArSockStatus.InvalidArgument, () => a.S.Send(a.Id, new byte[] { 1 })); // not to itself
             Util.Throws(ArSockStatus.InvalidArgument,
                 () => ArSockHub.Start(new ArSockHubOptions { Host = "127.0.0.1", MaxPeersPerRoom = 257 }));
             Util.Throws(ArSockStatus.InvalidArgument,
