@@ -49,9 +49,11 @@ enum class EventKind : uint32_t {
     state_changed = ARSOCK_EVENT_STATE_CHANGED,
     disconnected = ARSOCK_EVENT_DISCONNECTED,
     reconnected = ARSOCK_EVENT_RECONNECTED,
+    blob_available = ARSOCK_EVENT_BLOB_AVAILABLE,
 };
 
-/// arsock_event::reason (REJECTED, PEER_LEFT, DISCONNECTED); 1000-1999 are the application's.
+/// arsock_event::reason (REJECTED, PEER_LEFT, DISCONNECTED); ARSOCK_REASON_APP_MIN to
+/// ARSOCK_REASON_APP_MAX (1000-1999) are the application's own.
 enum class Reason : int32_t {
     none = ARSOCK_REASON_NONE,
     local_close = ARSOCK_REASON_LOCAL_CLOSE,
@@ -73,6 +75,12 @@ inline Reason reason_of(const Event& e) noexcept { return static_cast<Reason>(e.
 inline bool is_state_deleted(const Event& e) noexcept {
     return (e.flags & ARSOCK_STATE_DELETED) != 0;
 }
+/// A DISCONNECTED event after which the session reconnects on its own.
+inline bool is_resuming(const Event& e) noexcept {
+    return (e.flags & ARSOCK_DISCONNECTED_RESUMING) != 0;
+}
+/// A MESSAGE sent to this peer alone (not to everyone).
+inline bool is_direct(const Event& e) noexcept { return (e.flags & ARSOCK_MESSAGE_DIRECT) != 0; }
 inline bool operator==(const Event& e, EventKind k) noexcept { return kind_of(e) == k; }
 inline bool operator!=(const Event& e, EventKind k) noexcept { return kind_of(e) != k; }
 
@@ -89,6 +97,7 @@ inline const char* to_string(EventKind k) noexcept {
         case EventKind::state_changed: return "state_changed";
         case EventKind::disconnected: return "disconnected";
         case EventKind::reconnected: return "reconnected";
+        case EventKind::blob_available: return "blob_available";
     }
     return "unknown";
 }

@@ -150,7 +150,8 @@ void run() {
     }
     a.s.send(b.id, blob);
     Seen m = b.wait_for(arsock::EventKind::message, a.id);
-    expect(m.data == blob && m.ev.size == blob.size(), "message to one peer: sender id and bytes");
+    expect(m.data == blob && m.ev.size == blob.size() && arsock::is_direct(m.ev),
+           "message to one peer: sender id, bytes, ARSOCK_MESSAGE_DIRECT");
     b.s.send(arsock::kEveryone, std::string_view("to all"));
     expect(a.wait_for(arsock::EventKind::message, b.id).text() == "to all" &&
                c.wait_for(arsock::EventKind::message, b.id).text() == "to all",
@@ -202,6 +203,12 @@ void run() {
     expect_status(ARSOCK_ERR_NOT_FOUND, [&] { a.s.send(9999, std::string_view("x")); },
                   "send to an unknown peer");
     expect_status(ARSOCK_ERR_NOT_FOUND, [&] { a.s.peer_name(9999); }, "peer_name of an unknown peer");
+    expect_status(ARSOCK_ERR_MESSAGE_TOO_LARGE,
+                  [&] { a.s.send(arsock::kEveryone, std::vector<uint8_t>(ARSOCK_SESSION_MAX_MESSAGE + 1)); },
+                  "message over ARSOCK_SESSION_MAX_MESSAGE");
+    expect_status(ARSOCK_ERR_INVALID_ARGUMENT,
+                  [&] { a.s.set_state("big", std::vector<uint8_t>(ARSOCK_SESSION_MAX_VALUE + 1)); },
+                  "state value over ARSOCK_SESSION_MAX_VALUE");
     expect_status(ARSOCK_ERR_INVALID_ARGUMENT,
                   [&] { arsock::Session::open("127.0.0.1", port, std::string(300, 'r')); },
                   "300-byte room name");

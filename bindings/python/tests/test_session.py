@@ -64,7 +64,7 @@ class SessionTestCase(unittest.TestCase):
 
     def open(self, room: str, hub: "Optional[arsock.Hub]" = None, **kw: object) -> Device:
         h = hub or self.hub
-        d = Device(arsock.Session("127.0.0.1", h.port, room, **kw))  # type: ignore[arg-type]
+        d = Device(arsock.Session("127.0.0.1", h.port, room, **kw))
         self.devices.append(d)
         return d
 
@@ -159,6 +159,7 @@ class Relay(SessionTestCase):
         e, got = b.wait_kind(EventKind.MESSAGE, a.id)
         self.assertEqual(got, data)
         self.assertEqual(e.size, len(data))
+        self.assertTrue(e.direct)
         b.s.send(a.id, bytearray(b"back"))
         self.assertEqual(a.wait_kind(EventKind.MESSAGE, b.id)[1], b"back")
         a.s.send(b.id, memoryview(b"")[:0])
@@ -265,8 +266,12 @@ class Misuse(SessionTestCase):
         a = self.join("misuse")
         with self.assertRaises(arsock.InvalidArgument):
             a.s.set_state("k" * 256, b"x")
-        with self.assertRaises((arsock.InvalidArgument, arsock.MessageTooLarge)):
-            a.s.set_state("big", bytes(65 * 1024))
+        with self.assertRaises(arsock.InvalidArgument):
+            a.s.set_state("big", bytes(arsock.SESSION_MAX_VALUE + 1))
+        with self.assertRaises(arsock.MessageTooLarge):
+            a.s.broadcast(bytes(arsock.SESSION_MAX_MESSAGE + 1))
+        with self.assertRaises(arsock.InvalidArgument):
+            a.s.send(a.id, b"to myself")
         with self.assertRaises(arsock.InvalidArgument):
             arsock.Hub("127.0.0.1", 0, max_peers_per_room=257)
         with self.assertRaises(arsock.InvalidArgument):

@@ -42,6 +42,23 @@ from ._core import (
 from ._ffi import lib
 from .errors import NotFoundError, Status
 
+#: Hub defaults and limits (ARSOCK_HUB_* of the header).
+HUB_DEFAULT_MAX_PEERS = 32
+HUB_MAX_PEERS = 256
+HUB_DEFAULT_HEARTBEAT_MS = 500
+HUB_DEFAULT_STALE_AFTER_MS = 2500
+HUB_DEFAULT_RESUME_GRACE_MS = 30000
+#: Session limits (ARSOCK_SESSION_* of the header): message, state value and key sizes in
+#: bytes, keys per room, room and peer name lengths in bytes of UTF-8, and the bytes of sends
+#: and state writes a session keeps until the hub acknowledges them (beyond: WouldBlock).
+SESSION_MAX_MESSAGE = 256 * 1024
+SESSION_MAX_VALUE = 64 * 1024
+SESSION_MAX_KEY = 255
+SESSION_MAX_KEYS = 4096
+SESSION_MAX_ROOM = 64
+SESSION_MAX_NAME = 64
+SESSION_QUEUE_LIMIT = 1024 * 1024
+
 #: ARSOCK_EVENT_* of the header (also the values of :class:`EventKind`).
 EVENT_JOINED = 1
 EVENT_REJECTED = 2
@@ -53,6 +70,7 @@ EVENT_MESSAGE = 7
 EVENT_STATE_CHANGED = 8
 EVENT_DISCONNECTED = 9
 EVENT_RECONNECTED = 10
+EVENT_BLOB_AVAILABLE = 11
 #: ARSOCK_REASON_* of the header (also the values of :class:`Reason`).
 REASON_NONE = 0
 REASON_LOCAL_CLOSE = 1
@@ -66,8 +84,15 @@ REASON_PROTOCOL = 8
 REASON_NETWORK = 9
 REASON_HUB_SHUTDOWN = 10
 REASON_SLOW_PEER = 11
-#: ARSOCK_STATE_DELETED: flag of a STATE_CHANGED event whose key was deleted.
+#: Reasons from REASON_APP_MIN to REASON_APP_MAX are the application's own.
+REASON_APP_MIN = 1000
+REASON_APP_MAX = 1999
+#: Event flags: ARSOCK_STATE_DELETED (STATE_CHANGED: the key was deleted),
+#: ARSOCK_DISCONNECTED_RESUMING (DISCONNECTED: the session is reconnecting; RECONNECTED or a
+#: final DISCONNECTED follows), ARSOCK_MESSAGE_DIRECT (MESSAGE: sent to this peer alone).
 STATE_DELETED = 1
+DISCONNECTED_RESUMING = 2
+MESSAGE_DIRECT = 4
 
 #: ``to_peer`` of :meth:`Session.send` that reaches every other peer in the room.
 EVERYONE = 0
@@ -92,11 +117,12 @@ class EventKind(enum.IntEnum):
     STATE_CHANGED = EVENT_STATE_CHANGED
     DISCONNECTED = EVENT_DISCONNECTED
     RECONNECTED = EVENT_RECONNECTED
+    BLOB_AVAILABLE = EVENT_BLOB_AVAILABLE
 
 
 class Reason(enum.IntEnum):
-    """``arsock_event.reason`` (REJECTED, PEER_LEFT, DISCONNECTED). 1000-1999 are the
-    application's own; they come through as plain ints."""
+    """``arsock_event.reason`` (REJECTED, PEER_LEFT, DISCONNECTED). :data:`REASON_APP_MIN` to
+    :data:`REASON_APP_MAX` are the application's own; they come through as plain ints."""
 
     NONE = REASON_NONE
     LOCAL_CLOSE = REASON_LOCAL_CLOSE
@@ -135,6 +161,16 @@ class Event(NamedTuple):
     def deleted(self) -> bool:
         """A STATE_CHANGED event for a key that was deleted."""
         return bool(self.flags & STATE_DELETED)
+
+    @property
+    def resuming(self) -> bool:
+        """A DISCONNECTED event after which the session reconnects on its own."""
+        return bool(self.flags & DISCONNECTED_RESUMING)
+
+    @property
+    def direct(self) -> bool:
+        """A MESSAGE sent to this peer alone (not to everyone)."""
+        return bool(self.flags & MESSAGE_DIRECT)
 
     @classmethod
     def from_c(cls, e: _ffi.arsock_event) -> "Event":
@@ -410,7 +446,21 @@ __all__: List[str] = [
     "Reason",
     "EVERYONE",
     "POLL_MAX_EVENTS",
+    "HUB_DEFAULT_MAX_PEERS",
+    "HUB_MAX_PEERS",
+    "HUB_DEFAULT_HEARTBEAT_MS",
+    "HUB_DEFAULT_STALE_AFTER_MS",
+    "HUB_DEFAULT_RESUME_GRACE_MS",
+    "SESSION_MAX_MESSAGE",
+    "SESSION_MAX_VALUE",
+    "SESSION_MAX_KEY",
+    "SESSION_MAX_KEYS",
+    "SESSION_MAX_ROOM",
+    "SESSION_MAX_NAME",
+    "SESSION_QUEUE_LIMIT",
     "STATE_DELETED",
+    "DISCONNECTED_RESUMING",
+    "MESSAGE_DIRECT",
     "EVENT_JOINED",
     "EVENT_REJECTED",
     "EVENT_PEER_JOINED",
@@ -421,6 +471,7 @@ __all__: List[str] = [
     "EVENT_STATE_CHANGED",
     "EVENT_DISCONNECTED",
     "EVENT_RECONNECTED",
+    "EVENT_BLOB_AVAILABLE",
     "REASON_NONE",
     "REASON_LOCAL_CLOSE",
     "REASON_REMOTE_CLOSE",
@@ -433,4 +484,6 @@ __all__: List[str] = [
     "REASON_NETWORK",
     "REASON_HUB_SHUTDOWN",
     "REASON_SLOW_PEER",
+    "REASON_APP_MIN",
+    "REASON_APP_MAX",
 ]
