@@ -255,6 +255,47 @@ namespace ArSock.Tests
         }
 #endif
 
+#if !ARSOCK_NO_SPAN
+        // One Update() of a game loop: send, poll, read payloads, read and write state.
+        static unsafe int UpdateOnce(ArSockSession from, uint to, ArSockSession s, Span<ArSockEvent> events, Span<byte> buf)
+        {
+            from.Send(to, buf.Slice(0, 16));
+            s.SetState("pose", buf.Slice(0, 8));
+            int messages = 0;
+            for (int tries = 0; tries < 100 && messages == 0; tries++)
+            {
+                int n = s.Poll(events, 100);
+                for (int i = 0; i < n; i++)
+                {
+                    if (events[i].Kind == ArSockEventKind.Message) { s.Read(events[i], buf); messages++; }
+                    else if (events[i].Kind == ArSockEventKind.StateChanged) s.Read(events[i], buf);
+                }
+            }
+            int len;
+            if (s.TryGetState("pose", buf, out len)) s.GetState("pose", buf);
+            return messages;
+        }
+
+        [Test]
+        public unsafe void UpdateLoopDoesNotAllocate()
+        {
+            Device a = Join("alloc");
+            Device b = Join("alloc");
+            a.WaitFor(ArSockEventKind.PeerJoined, b.Id);
+            ArSockEvent* pe = stackalloc ArSockEvent[16];
+            byte* pb = stackalloc byte[256];
+            var events = new Span<ArSockEvent>(pe, 16);
+            var buf = new Span<byte>(pb, 256);
+            Assert.AreEqual(1, UpdateOnce(a.S, b.Id, b.S, events, buf)); // warm-up (JIT, first-use paths)
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            int got = 0;
+            for (int i = 0; i < 20; i++) got += UpdateOnce(a.S, b.Id, b.S, events, buf);
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.AreEqual(20, got);
+            Assert.AreEqual(0, allocated, "bytes allocated by 20 updates");
+        }
+#endif
+
         [Test]
         public void LateJoinerGetsPeersThenStateBeforeLiveTraffic()
         {
