@@ -77,6 +77,36 @@ class SessionTestCase(unittest.TestCase):
         return d
 
 
+class EventValues(unittest.TestCase):
+    """Event.from_c without a network: known values become enum members, others stay ints."""
+
+    def test_known_kinds_and_reasons_become_enum_members_with_flags(self) -> None:
+        from arsock import _ffi
+
+        raw = _ffi.arsock_event(
+            kind=arsock.EVENT_PEER_LEFT, peer=7, reason=arsock.REASON_TIMEOUT,
+            flags=arsock.MESSAGE_DIRECT, payload=0, size=0, time_us=-5,
+        )
+        e = arsock.Event.from_c(raw)
+        self.assertIs(e.kind, EventKind.PEER_LEFT)
+        self.assertIs(e.reason, Reason.TIMEOUT)
+        self.assertEqual((e.peer, e.time_us), (7, -5))
+        self.assertTrue(e.direct)
+        self.assertFalse(e.deleted or e.resuming)
+
+    def test_unknown_kinds_and_app_reasons_stay_ints(self) -> None:
+        from arsock import _ffi
+
+        raw = _ffi.arsock_event(kind=99, reason=arsock.REASON_APP_MIN + 5,
+                                flags=arsock.DISCONNECTED_RESUMING | arsock.STATE_DELETED)
+        e = arsock.Event.from_c(raw)
+        self.assertEqual(type(e.kind), int)
+        self.assertEqual(e.kind, 99)
+        self.assertEqual(type(e.reason), int)
+        self.assertEqual(e.reason, 1005)
+        self.assertTrue(e.resuming and e.deleted)
+
+
 class Presence(SessionTestCase):
     def test_hub_listens_on_a_free_port(self) -> None:
         self.assertGreater(self.hub.port, 0)
