@@ -3,11 +3,15 @@ sessions in rooms, presence, relay, shared state, late joiners and misuse."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import unittest
+from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
-from _support import T, arsock, pattern
+from _support import T, Background, arsock, pattern
 
 from arsock import EventKind, Reason
 
@@ -177,6 +181,53 @@ class Presence(SessionTestCase):
                 with self.assertRaises(arsock.StateError):
                     s.peer_id
                 self.assertEqual(s.poll(0.05), [])
+
+
+class Liveness(SessionTestCase):
+    # A device in another process: it joins, prints its peer id, then waits to be killed.
+    CHILD = """
+import sys, arsock
+s = arsock.Session("127.0.0.1", int(sys.argv[1]), "kill", name="doomed")
+while True:
+    for e in s.poll(5):
+        if e.kind == arsock.EventKind.JOINED:
+            print(e.peer, flush=True)
+"""
+
+    def test_killed_device_goes_stale_then_leaves_with_timeout_after_grace(self) -> None:
+        # Short settings so that the defaults (2.5 s stale, 30 s grace) would miss the watchdog.
+        hub = arsock.Hub("127.0.0.1", 0, heartbeat=0.1, stale_after=0.3, resume_grace=1.0)
+        self.addCleanup(hub.close)
+        a = self.open("kill", hub=hub)
+        a.wait_kind(EventKind.JOINED)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(Path(arsock.__file__).resolve().parent.parent)
+        child = subprocess.Popen(
+            [sys.executable, "-c", self.CHILD, str(hub.port)],
+            stdout=subprocess.PIPE, env=env, text=True,
+        )
+        self.addCleanup(child.wait, T)
+        self.addCleanup(child.kill)
+        assert child.stdout is not None
+        out = child.stdout
+        self.addCleanup(out.close)
+        peer = int(Background(out.readline).result(T))
+        a.wait_kind(EventKind.PEER_JOINED, peer)
+        self.assertEqual(a.s.peer_name(peer), "doomed")
+        child.kill()  # SIGKILL: no goodbye
+        a.wait_kind(EventKind.PEER_STALE, peer)
+        e, _ = a.wait_kind(EventKind.PEER_LEFT, peer)
+        self.assertEqual(e.reason, Reason.TIMEOUT)
+        with self.assertRaises(arsock.NotFoundError):
+            a.s.send(peer, b"gone")
+
+    def test_close_from_another_thread_wakes_a_blocked_poll(self) -> None:
+        a = self.join("wake")
+        waiting = Background(lambda: a.s.poll(timeout=T))
+        time.sleep(0.2)  # let the poll block (if it has not yet, it sees a closed handle)
+        a.s.close()
+        with self.assertRaises((arsock.ConnectionClosed, arsock.InvalidHandle)):
+            waiting.result(T)
 
 
 class Relay(SessionTestCase):
