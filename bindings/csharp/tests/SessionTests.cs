@@ -331,6 +331,26 @@ namespace ArSock.Tests
         }
 
         [Test]
+        public void DisposeFromAnotherThreadWakesABlockedPoll()
+        {
+            Device a = Join("wake");
+            Exception error = null;
+            int n = -1;
+            var t = new System.Threading.Thread(() =>
+            {
+                try { n = a.S.Poll(new ArSockEvent[4], Util.Wait); }
+                catch (Exception e) { error = e; }
+            });
+            t.Start();
+            System.Threading.Thread.Sleep(200); // let it block (if it has not yet, it sees a disposed session)
+            a.Dispose();
+            Assert.IsTrue(t.Join(Util.Wait), "Poll still blocked after Dispose");
+            Assert.IsNotNull(error, "Poll returned " + n + " instead of failing");
+            Assert.That(error is ObjectDisposedException ||
+                        (error is ArSockException && ((ArSockException)error).Status == ArSockStatus.Closed), error.ToString());
+        }
+
+        [Test]
         public void HubShutdownDisconnectsItsSessions()
         {
             Device a = Join("shutdown");
