@@ -170,6 +170,8 @@ $MCS -target:library -define:ARSOCK_NO_SPAN -out:"$BUILD/ArSockNoSpan.dll" "${BI
     die "mcs: ArSock.cs with ARSOCK_NO_SPAN"
 $MCS -target:exe -define:ARSOCK_LOAD_PROBE -r:"$BUILD/ArSock.dll" -out:"$BUILD/LoadProbe.exe" "$HERE/tests/LoadProbe.cs" ||
     die "mcs: LoadProbe.exe"
+$MCS -target:exe -define:ARSOCK_SESSION_CHILD -r:"$BUILD/ArSock.dll" -out:"$BUILD/SessionChild.exe" "$HERE/tests/SessionChild.cs" ||
+    die "mcs: SessionChild.exe"
 $MCS -target:library -r:"$BUILD/ArSock.dll" -r:"$NUNIT_FW" -r:System.Core.dll -out:"$BUILD/ArSock.Tests.dll" \
     "$HERE"/tests/*.cs "$EXAMPLE" || die "mcs: tests"
 
@@ -178,7 +180,7 @@ echo "== nunit-console"
 export LD_LIBRARY_PATH="$LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export ARSOCK_LIB="$LIB" ARSOCK_HEADER="$HEADER" ARSOCK_NATIVE_ABI="$BUILD/native_abi.txt"
 export ARSOCK_PROBE_EXE="$BUILD/LoadProbe.exe" ARSOCK_FAKE_LIB_DIR="$BUILD/fake" ARSOCK_EMPTY_LIB_DIR="$BUILD/nolib"
-export ARSOCK_MONO="$(command -v mono)"
+export ARSOCK_MONO="$(command -v mono)" ARSOCK_SESSION_CHILD_EXE="$BUILD/SessionChild.exe"
 # shellcheck disable=SC2086
 (cd "$BUILD" && timeout 150 nunit-console -nologo -noshadow -labels -result="$BUILD/TestResult.xml" ${NUNIT_ARGS:-} "$BUILD/ArSock.Tests.dll")
 rc=$?

@@ -351,6 +351,43 @@ namespace ArSock.Tests
         }
 
         [Test]
+        public void KilledDeviceGoesStaleThenLeavesWithTimeoutAfterGrace()
+        {
+            // short settings: with the defaults (2.5 s stale, 30 s grace) the watchdog would fire first
+            using (var hub = ArSockHub.Start(new ArSockHubOptions { Host = "127.0.0.1", HeartbeatMs = 100, StaleAfterMs = 300, ResumeGraceMs = 1000 }))
+            {
+                Device a = Open("kill", hub: hub);
+                a.WaitFor(ArSockEventKind.Joined);
+                var psi = new System.Diagnostics.ProcessStartInfo(Environment.GetEnvironmentVariable("ARSOCK_MONO") ?? "mono",
+                    "\"" + Util.EnvFile("ARSOCK_SESSION_CHILD_EXE") + "\" " + hub.LocalPort + " kill doomed")
+                {
+                    UseShellExecute = false,
+                    RedirectStandardOutput = true,
+                };
+                using (var child = System.Diagnostics.Process.Start(psi))
+                {
+                    try
+                    {
+                        var line = child.StandardOutput.ReadLineAsync();
+                        Assert.IsTrue(line.Wait(Util.Wait), "the child did not join");
+                        uint peer = uint.Parse(line.Result);
+                        a.WaitFor(ArSockEventKind.PeerJoined, peer);
+                        Assert.AreEqual("doomed", a.S.PeerName(peer));
+                        child.Kill(); // SIGKILL: no goodbye
+                        a.WaitFor(ArSockEventKind.PeerStale, peer);
+                        Assert.AreEqual(ArSockReason.Timeout, a.WaitFor(ArSockEventKind.PeerLeft, peer).Ev.Reason);
+                        Util.Throws(ArSockStatus.NotFound, () => a.S.Send(peer, new byte[] { 1 }));
+                    }
+                    finally
+                    {
+                        if (!child.HasExited) child.Kill();
+                        child.WaitForExit(Util.Wait);
+                    }
+                }
+            }
+        }
+
+        [Test]
         public void HubShutdownDisconnectsItsSessions()
         {
             Device a = Join("shutdown");
