@@ -7,7 +7,9 @@
 //   4. a device closes -> PEER_LEFT(REMOTE_CLOSE) at the others;
 //   5. misuse: unknown peer -> NOT_FOUND, 300-byte room -> INVALID_ARGUMENT, a payload id not
 //      from the last poll -> NOT_FOUND, a moved-from session -> INVALID_HANDLE; a wrong token ->
-//      REJECTED(AUTH) and then CLOSED; closing the hub -> DISCONNECTED(HUB_SHUTDOWN).
+//      REJECTED(AUTH) and then CLOSED; closing the hub -> DISCONNECTED(HUB_SHUTDOWN);
+//   6. a device in a child process (this program run as `session_example child PORT`) killed
+//      with SIGKILL -> PEER_STALE, then PEER_LEFT(TIMEOUT) when the hub's short grace ends.
 // Exits 0 only if every check passed. Every wait is bounded (kWait).
 //
 // Build (bindings/cpp/run_tests.sh does this against the shared and static library):
@@ -16,8 +18,15 @@
 
 #include "arsock_session.hpp"
 
+#include <poll.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <set>
@@ -114,7 +123,94 @@ void expect_status(arsock_status want, F&& f, const std::string& what) {
     }
 }
 
-void run() {
+// The child of the liveness check: join "kill" as "doomed", print the peer id, poll until
+// killed (at most 60 s).
+int child_main(uint16_t port) {
+    arsock::SessionOptions o;
+    o.name = "doomed";
+    arsock::Session s = arsock::Session::open("127.0.0.1", port, "kill", o);
+    std::vector<arsock::Event> events;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+        s.poll(events, 100);
+        for (const arsock::Event& e : events) {
+            if (e == arsock::EventKind::joined) {
+                std::printf("%u\n", static_cast<unsigned>(e.peer));
+                std::fflush(stdout);
+            }
+        }
+    }
+    return 1;
+}
+
+// 6. A device killed with SIGKILL: stale at once (its connection ended without goodbye), then
+// gone when the grace ends. The short hub settings prove HubOptions reach the library: with
+// the default 30 s grace the wait would time out.
+void check_killed_device(const char* self) {
+    arsock::HubOptions o;
+    o.host = "127.0.0.1";
+    o.heartbeat_ms = 100;
+    o.stale_after_ms = 300;
+    o.resume_grace_ms = 1000;
+    arsock::Hub hub = arsock::Hub::start(o);
+    Device a{arsock::Session::open("127.0.0.1", hub.local_port(), "kill"), {}, 0, 0, {}};
+    a.wait_for(arsock::EventKind::joined);
+
+    const std::string port = std::to_string(hub.local_port());  // prepared before fork
+    int fds[2];
+    if (pipe(fds) != 0) {
+        throw std::runtime_error("pipe failed");
+    }
+    const pid_t pid = fork();
+    if (pid < 0) {
+        throw std::runtime_error("fork failed");
+    }
+    if (pid == 0) {  // only async-signal-safe calls until exec
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl(self, self, "child", port.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    close(fds[1]);
+    struct Reaper {  // the child never outlives this check, even when it throws
+        pid_t pid;
+        ~Reaper() {
+            if (pid > 0) {
+                kill(pid, SIGKILL);
+                waitpid(pid, nullptr, 0);
+            }
+        }
+        void kill_now() {
+            kill(pid, SIGKILL);
+            waitpid(pid, nullptr, 0);
+            pid = 0;
+        }
+    } reaper{pid};
+    std::string line;
+    char c = 0;
+    pollfd pfd{fds[0], POLLIN, 0};
+    while (line.find('\n') == std::string::npos && poll(&pfd, 1, kWait) == 1 && read(fds[0], &c, 1) == 1) {
+        line += c;
+    }
+    close(fds[0]);
+    const uint32_t peer = static_cast<uint32_t>(std::strtoul(line.c_str(), nullptr, 10));
+    bool ok = peer != 0;
+    expect(ok, "the child process joined as peer " + std::to_string(peer));
+    if (ok) {
+        a.wait_for(arsock::EventKind::peer_joined, peer);
+        expect(a.s.peer_name(peer) == "doomed", "the child's name");
+    }
+    reaper.kill_now();  // SIGKILL: no goodbye
+    if (ok) {
+        a.wait_for(arsock::EventKind::peer_stale, peer);
+        Seen left = a.wait_for(arsock::EventKind::peer_left, peer);
+        expect(arsock::reason_of(left.ev) == arsock::Reason::timeout,
+               "SIGKILLed device: PEER_STALE, then PEER_LEFT(TIMEOUT) after the grace");
+    }
+}
+
+void run(const char* self) {
     arsock::check_abi();
     const arsock_hub_config defaults = arsock::Hub::default_config();
     expect(defaults.struct_size == sizeof(arsock_hub_config) && defaults.max_peers_per_room == 32 &&
@@ -244,13 +340,23 @@ void run() {
     Seen down = a.wait_for(arsock::EventKind::disconnected);
     expect(arsock::reason_of(down.ev) == arsock::Reason::hub_shutdown,
            "hub closed: DISCONNECTED(HUB_SHUTDOWN)");
+
+    check_killed_device(self);
 }
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+    if (argc == 3 && std::string(argv[1]) == "child") {
+        try {
+            return child_main(static_cast<uint16_t>(std::atoi(argv[2])));
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "child: %s\n", e.what());
+            return 2;
+        }
+    }
     try {
-        run();
+        run("/proc/self/exe");
     } catch (const std::exception& e) {
         std::printf("FAIL: exception: %s\n", e.what());
         return 1;
