@@ -4,8 +4,10 @@ sessions in rooms, presence, relay, shared state, late joiners and misuse."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 from pathlib import Path
@@ -181,6 +183,102 @@ class Presence(SessionTestCase):
                 with self.assertRaises(arsock.StateError):
                     s.peer_id
                 self.assertEqual(s.poll(0.05), [])
+
+
+class Proxy:
+    """A loopback TCP forwarder to 127.0.0.1:``target``; :meth:`cut` ends every link it
+    carries at both ends (the session and the hub each see the connection end) and keeps
+    accepting new ones, so a session behind it can reconnect."""
+
+    def __init__(self, target: int) -> None:
+        self._target = target
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self.port = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._socks: List[socket.socket] = []
+        self._stop = False
+        self.links = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                down, _ = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            up = socket.create_connection(("127.0.0.1", self._target), timeout=T)
+            up.settimeout(None)
+            down.settimeout(None)
+            with self._lock:
+                self._socks += [down, up]
+                self.links += 1
+            for a, b in ((down, up), (up, down)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self) -> None:
+        with self._lock:
+            socks, self._socks = self._socks, []
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def close(self) -> None:
+        self._stop = True
+        self._listener.close()
+        self.cut()
+
+
+class Resume(SessionTestCase):
+    def test_cut_link_resumes_with_the_same_id_and_no_message_lost_or_repeated(self) -> None:
+        proxy = Proxy(self.hub.port)
+        self.addCleanup(proxy.close)
+        a = self.join("resume")
+        b = Device(arsock.Session("127.0.0.1", proxy.port, "resume"))
+        self.devices.append(b)
+        b.id = b.wait_kind(EventKind.JOINED)[0].peer
+        a.wait_kind(EventKind.PEER_JOINED, b.id)
+        a.s.send(b.id, b"before")
+        b.wait_kind(EventKind.MESSAGE, a.id)
+
+        proxy.cut()
+        a.s.send(b.id, b"during")  # kept by the hub for b during the grace period
+        e, _ = b.wait_kind(EventKind.DISCONNECTED)
+        self.assertTrue(e.resuming, "DISCONNECTED says the session reconnects")
+        b.wait_kind(EventKind.RECONNECTED)
+        self.assertEqual(b.s.peer_id, b.id, "same peer id after the resume")
+        self.assertGreaterEqual(proxy.links, 2)
+        a.wait_kind(EventKind.PEER_STALE, b.id)
+        a.wait_kind(EventKind.PEER_RESUMED, b.id)
+
+        b.s.send(a.id, b"after")
+        a.wait_for(lambda e, d: e.kind == EventKind.MESSAGE and d == b"after", "b's after")
+        a.s.send(b.id, b"end")
+        b.wait_for(lambda e, d: e.kind == EventKind.MESSAGE and d == b"end", "a's end")
+        got = [d for e, d in b.log if e.kind == EventKind.MESSAGE]
+        self.assertEqual(got, [b"before", b"during", b"end"], "each message exactly once, in order")
+        self.assertFalse([e for e, _ in a.log if e.kind == EventKind.PEER_LEFT])
 
 
 class Liveness(SessionTestCase):
