@@ -10,6 +10,9 @@ Textbook-socket style::
                 client.send_msg(b"hello")
                 print(conn.recv_msg(timeout=5))            # b'hello'
 
+Sessions (rooms on a hub, presence, reliable relay, shared state) are :class:`Hub` and
+:class:`Session` from :mod:`arsock.session`, also exported here.
+
 Timeouts are seconds (float): None waits forever, 0 polls. Errors raise subclasses of
 :class:`ArSockError` (``.status``, ``.message``). The native library is found through
 ``ARSOCK_LIBRARY``, a copy inside this package, the repository's ``target/release`` or
