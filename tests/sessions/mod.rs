@@ -5,6 +5,7 @@ pub use arsock::ffi::arsock_status::*;
 pub use arsock::ffi::*;
 pub mod proxy;
 pub mod raw;
+pub mod delay;
 use std::collections::VecDeque;
 use std::ffi::{CStr, CString};
 use std::time::{Duration, Instant};
