@@ -47,7 +47,11 @@ fn watch(h: arsock_handle, span: Duration, skip: Duration) -> Report {
         assert!(b >= 0);
         last = t;
         if start.elapsed() >= skip {
-            let err = if t < before { before - t } else { (t - after).max(0) };
+            let err = if t < before {
+                before - t
+            } else {
+                (t - after).max(0)
+            };
             r.samples += 1;
             r.covered += (err <= b) as usize;
             r.errors.push(err);
@@ -88,8 +92,14 @@ fn a_20_ms_one_way_asymmetry_stays_inside_the_reported_bound() {
         let (hub, port) = hub();
         let proxy = DelayProxy::start(
             port,
-            Delay { base_us: 20_000, jitter_us: 1_000 },
-            Delay { base_us: 0, jitter_us: 1_000 },
+            Delay {
+                base_us: 20_000,
+                jitter_us: 1_000,
+            },
+            Delay {
+                base_us: 0,
+                jitter_us: 1_000,
+            },
         );
         let a = Dev::join(proxy.port, "c2", "a");
         let r = watch(a.h, Duration::from_secs(3), Duration::ZERO);
@@ -100,7 +110,12 @@ fn a_20_ms_one_way_asymmetry_stays_inside_the_reported_bound() {
             p99(&r.errors),
             p99(&r.bounds)
         );
-        assert!(r.covered * 100 >= r.samples * 99, "{} of {}", r.covered, r.samples);
+        assert!(
+            r.covered * 100 >= r.samples * 99,
+            "{} of {}",
+            r.covered,
+            r.samples
+        );
         a.close();
         ok(arsock_close(hub));
     });
@@ -110,7 +125,10 @@ fn a_20_ms_one_way_asymmetry_stays_inside_the_reported_bound() {
 fn jitter_of_50_plus_minus_20_ms_stays_inside_the_reported_bound() {
     within(Duration::from_secs(60), || {
         let (hub, port) = hub();
-        let j = Delay { base_us: 25_000, jitter_us: 10_000 };
+        let j = Delay {
+            base_us: 25_000,
+            jitter_us: 10_000,
+        };
         let proxy = DelayProxy::start(port, j, j);
         let a = Dev::join(proxy.port, "c3", "a");
         let r = watch(a.h, Duration::from_secs(4), Duration::from_secs(2));
@@ -121,7 +139,12 @@ fn jitter_of_50_plus_minus_20_ms_stays_inside_the_reported_bound() {
             p99(&r.errors),
             p99(&r.bounds)
         );
-        assert!(r.covered * 100 >= r.samples * 99, "{} of {}", r.covered, r.samples);
+        assert!(
+            r.covered * 100 >= r.samples * 99,
+            "{} of {}",
+            r.covered,
+            r.samples
+        );
         a.close();
         ok(arsock_close(hub));
     });

@@ -42,7 +42,10 @@ fn sample(h: arsock_handle, t: i64) -> Vec<arsock_pose> {
 }
 
 /// Wait (bounded) until `pred` holds for the device's latest poses.
-fn latest_until(h: arsock_handle, mut pred: impl FnMut(&[arsock_pose]) -> bool) -> Vec<arsock_pose> {
+fn latest_until(
+    h: arsock_handle,
+    mut pred: impl FnMut(&[arsock_pose]) -> bool,
+) -> Vec<arsock_pose> {
     let end = Instant::now() + T;
     loop {
         let v = latest(h);
@@ -78,7 +81,12 @@ fn poses_arrive_within_a_tenth_of_a_millimetre_and_2e_4_rad_with_peer_seq_and_ti
         let s = 0.5f32.sqrt();
         let q = [0.1f32, -0.7, 0.3, 0.64];
         let sent = [
-            pose(1, 1_000_123, [1.23456, -0.00004, 199_999.5], [0.0, s, 0.0, s]),
+            pose(
+                1,
+                1_000_123,
+                [1.23456, -0.00004, 199_999.5],
+                [0.0, s, 0.0, s],
+            ),
             pose(2, 0, [-3.0001, 2.5, 0.0], q),
         ];
         let before = room_now(a.h);
@@ -98,7 +106,10 @@ fn poses_arrive_within_a_tenth_of_a_millimetre_and_2e_4_rad_with_peer_seq_and_ti
         }
         assert_eq!(got[0].time_us, 1_000_123);
         // time_us 0 = now, in room time.
-        assert!(got[1].time_us >= before - 100 && got[1].time_us <= after + 100, "{got:?}");
+        assert!(
+            got[1].time_us >= before - 100 && got[1].time_us <= after + 100,
+            "{got:?}"
+        );
         a.close();
         b.close();
         ok(arsock_close(hub));
@@ -165,7 +176,8 @@ fn latest_and_sample_report_buffer_too_small_with_the_count_needed() {
         let st = unsafe { arsock_session_sample_poses(b.h, 0, std::ptr::null_mut(), 0, &mut n) };
         assert_eq!((st, n), (ARSOCK_ERR_BUFFER_TOO_SMALL, 5));
         let mut n = 0;
-        let st = unsafe { arsock_session_latest_poses(b.h, out.as_mut_ptr(), 4, std::ptr::null_mut()) };
+        let st =
+            unsafe { arsock_session_latest_poses(b.h, out.as_mut_ptr(), 4, std::ptr::null_mut()) };
         assert_eq!(st, ARSOCK_ERR_INVALID_ARGUMENT);
         // A device with no remote poses reports 0 with a NULL buffer.
         ok(unsafe { arsock_session_latest_poses(a.h, std::ptr::null_mut(), 0, &mut n) });
@@ -213,7 +225,9 @@ fn a_joiners_snapshot_has_every_newest_pose_and_a_peers_poses_vanish_with_peer_l
         let b = Dev::join(port, "p5", "b");
         let id = [0.0, 0.0, 0.0, 1.0];
         for round in 1..=3 {
-            let poses: Vec<_> = (0..32).map(|e| pose(e, 0, [round as f32, 0.0, e as f32], id)).collect();
+            let poses: Vec<_> = (0..32)
+                .map(|e| pose(e, 0, [round as f32, 0.0, e as f32], id))
+                .collect();
             ok(send(&a, &poses));
         }
         ok(send(&b, &[pose(9, 0, [9.0; 3], id)]));
@@ -223,10 +237,16 @@ fn a_joiners_snapshot_has_every_newest_pose_and_a_peers_poses_vanish_with_peer_l
         let mut c = Dev::join(port, "p5", "c");
         let got = latest(c.h);
         assert_eq!(got.len(), 33, "{got:?}");
-        assert!(got.iter().filter(|p| p.peer == a.id).all(|p| p.seq == 3 && p.position[0] == 3.0));
+        assert!(got
+            .iter()
+            .filter(|p| p.peer == a.id)
+            .all(|p| p.seq == 3 && p.position[0] == 3.0));
         assert!(got.iter().any(|p| p.peer == b.id && p.entity == 9));
         a.close();
-        let e = c.until(T, |e| e.kind == ARSOCK_EVENT_PEER_LEFT).pop().unwrap();
+        let e = c
+            .until(T, |e| e.kind == ARSOCK_EVENT_PEER_LEFT)
+            .pop()
+            .unwrap();
         assert_eq!(e.peer, a.id);
         let got = latest(c.h);
         assert!(got.iter().all(|p| p.peer == b.id), "{got:?}");
@@ -246,7 +266,9 @@ fn a_device_that_does_not_call_for_a_while_then_sees_the_newest_poses() {
         let id = [0.0, 0.0, 0.0, 1.0];
         let rounds = 90u32;
         for r in 1..=rounds {
-            let poses: Vec<_> = (0..4).map(|e| pose(e, 0, [r as f32, 0.0, 0.0], id)).collect();
+            let poses: Vec<_> = (0..4)
+                .map(|e| pose(e, 0, [r as f32, 0.0, 0.0], id))
+                .collect();
             ok(send(&a, &poses));
             std::thread::sleep(Duration::from_millis(11));
         }

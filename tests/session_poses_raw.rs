@@ -70,7 +70,12 @@ fn seq_older_and_equal_poses_are_never_surfaced_even_across_the_wrap() {
             std::thread::sleep(Duration::from_millis(15));
         }
         let end = Instant::now() + Duration::from_secs(10);
-        while latest(b.h).iter().map(|q| (q.entity, q.seq)).collect::<Vec<_>>() != [(1, 11), (2, 3)] {
+        while latest(b.h)
+            .iter()
+            .map(|q| (q.entity, q.seq))
+            .collect::<Vec<_>>()
+            != [(1, 11), (2, 3)]
+        {
             assert!(Instant::now() < end, "{:?}", latest(b.h));
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -145,7 +150,10 @@ fn a_reader_that_stops_gets_the_newest_poses_not_a_backlog_and_the_hub_holds_one
         }
         let sent = (entities * rounds) as usize;
         println!("poses sent {sent}, received by the paused reader {received}, worst {worst:?}");
-        assert!(received < sent / 2, "received {received} of {sent}: a backlog");
+        assert!(
+            received < sent / 2,
+            "received {received} of {sent}: a backlog"
+        );
         a.close();
         hub.close();
     });

@@ -2,8 +2,8 @@
 
 use super::pose::arsock_pose;
 use super::{
-    array_arg, array_mut_arg, arsock_handle, arsock_status, boundary, handles, out_ptr,
-    slice_arg, slice_mut_arg, str_arg, FfiError,
+    array_arg, array_mut_arg, arsock_handle, arsock_status, boundary, handles, out_ptr, slice_arg,
+    slice_mut_arg, str_arg, FfiError,
 };
 use crate::error::Error;
 use crate::pose::Pose;
@@ -128,7 +128,8 @@ pub unsafe extern "C" fn arsock_session_sample_poses(
 ) -> arsock_status {
     boundary(|| {
         let out_n = out_ptr(out_n, "out_n")?;
-        handles::session(s)?.with_sampled_poses(render_time_us, |p| copy_poses(p, out, cap, out_n))?
+        handles::session(s)?
+            .with_sampled_poses(render_time_us, |p| copy_poses(p, out, cap, out_n))?
     })
 }
 
@@ -250,7 +251,10 @@ mod tests {
         assert_eq!(ARSOCK_BLOB_DELETED, blob_flag::DELETED);
         assert_eq!(ARSOCK_BLOB_REFUSED, blob_flag::REFUSED);
         assert_eq!(ARSOCK_SESSION_MAX_BLOB as u64, crate::blob::MAX_BLOB_LEN);
-        assert_eq!(ARSOCK_SESSION_BLOB_BUDGET as u64, crate::blob::ROOM_BLOB_BUDGET);
+        assert_eq!(
+            ARSOCK_SESSION_BLOB_BUDGET as u64,
+            crate::blob::ROOM_BLOB_BUDGET
+        );
         assert_eq!(ARSOCK_SESSION_MAX_POSES, crate::session::MAX_POSES_PER_SEND);
         assert_eq!(
             ARSOCK_POSE_MAX_ENTITIES,

@@ -465,7 +465,11 @@ impl Inner {
             if held && !self.ext.timer_armed {
                 if let Ok(r) = reactor::get() {
                     self.ext.timer_armed = true;
-                    r.set_timer(self.timer, Instant::now() + ext::HELD_RETRY, ext::HELD_TIMER_ID);
+                    r.set_timer(
+                        self.timer,
+                        Instant::now() + ext::HELD_RETRY,
+                        ext::HELD_TIMER_ID,
+                    );
                 }
             }
             let Some((s, _)) = self.sock.as_mut() else {

@@ -309,7 +309,10 @@ mod tests {
             _ => 0,
         };
         for cut in HEADER_LEN..bytes.len() - data_len {
-            assert!(decode(bytes[2], &bytes[HEADER_LEN..cut]).is_err(), "{f:?} cut {cut}");
+            assert!(
+                decode(bytes[2], &bytes[HEADER_LEN..cut]).is_err(),
+                "{f:?} cut {cut}"
+            );
         }
     }
 

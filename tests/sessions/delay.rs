@@ -32,7 +32,12 @@ impl DelayProxy {
                 let _ = client.set_nodelay(true);
                 let _ = server.set_nodelay(true);
                 seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-                pipe(client.try_clone().unwrap(), server.try_clone().unwrap(), up, seed);
+                pipe(
+                    client.try_clone().unwrap(),
+                    server.try_clone().unwrap(),
+                    up,
+                    seed,
+                );
                 pipe(server, client, down, seed ^ 0xABCDEF);
             }
         });

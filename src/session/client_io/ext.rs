@@ -136,7 +136,13 @@ impl ClientExt {
         self.remote.remove_peer(peer);
     }
 
-    fn frame(&mut self, core: &mut ClientCore, k: u8, p: &[u8], now: Instant) -> std::result::Result<(), Violation> {
+    fn frame(
+        &mut self,
+        core: &mut ClientCore,
+        k: u8,
+        p: &[u8],
+        now: Instant,
+    ) -> std::result::Result<(), Violation> {
         let frame = match ext_wire::decode(k, p) {
             Ok(Some(f)) => f,
             Ok(None) => return Ok(()),
@@ -170,7 +176,9 @@ impl ClientExt {
                 data,
             } => self.blob_chunk(core, uploader, tag, offset, key, data, now),
             ExtFrame::Ping { .. } | ExtFrame::BlobBegin { .. } | ExtFrame::BlobDelete { .. } => {
-                return Err(Violation(format!("frame of kind 0x{k:02x} is not for a device")))
+                return Err(Violation(format!(
+                    "frame of kind 0x{k:02x} is not for a device"
+                )))
             }
         }
         Ok(())
@@ -223,7 +231,11 @@ impl ClientExt {
             return; // already held (a snapshot after a resume)
         }
         if uploader == me {
-            if let Some(i) = self.uploads.iter().position(|u| u.key == key && u.tag == tag) {
+            if let Some(i) = self
+                .uploads
+                .iter()
+                .position(|u| u.key == key && u.tag == tag)
+            {
                 let u = self.uploads.remove(i);
                 self.downloads.remove(key);
                 self.store.insert(
@@ -336,7 +348,11 @@ impl ClientExt {
             }
         }
         if core.outbox().is_empty() {
-            if let Some(u) = self.uploads.iter_mut().find(|u| !u.begun || u.offset < u.data.len()) {
+            if let Some(u) = self
+                .uploads
+                .iter_mut()
+                .find(|u| !u.begun || u.offset < u.data.len())
+            {
                 if kernel_unsent > CHUNK_KERNEL_LIMIT {
                     *held = true;
                 } else if !u.begun {
@@ -371,7 +387,7 @@ impl ClientExt {
         if !core.is_live() {
             return;
         }
-        if self.next_ping.is_none_or(|t| now >= t) {
+        if self.next_ping.map_or(true, |t| now >= t) {
             let f = ext_wire::encode(&ExtFrame::Ping {
                 t0: micros_at(Instant::now()),
             });
@@ -383,7 +399,11 @@ impl ClientExt {
 
     /// True while poses or upload chunks wait to be written.
     fn has_work(&self) -> bool {
-        !self.out.is_empty() || self.uploads.iter().any(|u| !u.begun || u.offset < u.data.len())
+        !self.out.is_empty()
+            || self
+                .uploads
+                .iter()
+                .any(|u| !u.begun || u.offset < u.data.len())
     }
 }
 
@@ -522,7 +542,11 @@ impl Session {
     }
 
     /// Run `f` on every remote entity sampled at `render_time_us` (room time).
-    pub fn with_sampled_poses<R>(&self, render_time_us: i64, f: impl FnOnce(&[Pose]) -> R) -> Result<R> {
+    pub fn with_sampled_poses<R>(
+        &self,
+        render_time_us: i64,
+        f: impl FnOnce(&[Pose]) -> R,
+    ) -> Result<R> {
         let mut g = self.usable()?;
         let ext = &mut g.ext;
         ext.remote.sample_into(render_time_us, &mut ext.scratch);
@@ -568,10 +592,11 @@ impl Session {
             });
         }
         let mut copy = Vec::new();
-        copy.try_reserve_exact(data.len()).map_err(|_| Error::WouldBlock {
-            queued: used as usize,
-            limit: ROOM_BLOB_BUDGET as usize,
-        })?;
+        copy.try_reserve_exact(data.len())
+            .map_err(|_| Error::WouldBlock {
+                queued: used as usize,
+                limit: ROOM_BLOB_BUDGET as usize,
+            })?;
         copy.extend_from_slice(data);
         let ext = &mut g.ext;
         ext.uploads.retain(|u| u.key != key);

@@ -116,20 +116,26 @@ impl HubCore {
                 let f = ext_wire::encode(&ExtFrame::Pong { t0, t1, t2 });
                 self.push(id, f, true, now);
             }
-            ExtFrame::BlobBegin { tag, size, key } => self.blob_begin(id, room, peer, tag, size, key, now),
+            ExtFrame::BlobBegin { tag, size, key } => {
+                self.blob_begin(id, room, peer, tag, size, key, now)
+            }
             ExtFrame::BlobChunk {
                 offset, key, data, ..
             } => self.blob_chunk(id, room, peer, offset, key, data, now),
             ExtFrame::BlobDelete { key } => self.blob_delete(room, peer, key, now),
             ExtFrame::Pong { .. } | ExtFrame::BlobInfo { .. } => {
-                return Err(Violation(format!("frame of kind 0x{k:02x} is not for the hub")))
+                return Err(Violation(format!(
+                    "frame of kind 0x{k:02x} is not for the hub"
+                )))
             }
         }
         Ok(())
     }
 
     fn poses_from(&mut self, room: &Arc<str>, peer: u32, poses: Vec<Pose>) {
-        let Some(r) = self.rooms.get(room) else { return };
+        let Some(r) = self.rooms.get(room) else {
+            return;
+        };
         let targets: Vec<ConnId> = r
             .peers
             .iter()
@@ -199,7 +205,9 @@ impl HubCore {
         data: &[u8],
         now: Instant,
     ) {
-        let Some(re) = self.ext.rooms.get_mut(room) else { return };
+        let Some(re) = self.ext.rooms.get_mut(room) else {
+            return;
+        };
         let Some(&tag) = re.tags.get(&(peer, key.to_string())) else {
             return; // a refused or replaced upload: its chunks are ignored
         };
@@ -227,8 +235,12 @@ impl HubCore {
     /// The hub holds the whole blob: announce it to everyone, queue its body for all but
     /// the uploader.
     fn blob_complete(&mut self, room: &Arc<str>, uploader: u32, tag: u32, key: &str, now: Instant) {
-        let Some(re) = self.ext.rooms.get_mut(room) else { return };
-        let Some(data) = re.blobs.get(key) else { return };
+        let Some(re) = self.ext.rooms.get_mut(room) else {
+            return;
+        };
+        let Some(data) = re.blobs.get(key) else {
+            return;
+        };
         re.done_tags.insert(key.to_string(), tag);
         let f: Bytes = ext_wire::encode(&ExtFrame::BlobInfo {
             flags: 0,
@@ -239,7 +251,9 @@ impl HubCore {
             key,
         })
         .into();
-        let Some(r) = self.rooms.get(room) else { return };
+        let Some(r) = self.rooms.get(room) else {
+            return;
+        };
         let targets: Vec<(u32, ConnId)> = r
             .peers
             .iter()
@@ -263,7 +277,9 @@ impl HubCore {
     }
 
     fn blob_delete(&mut self, room: &Arc<str>, peer: u32, key: &str, now: Instant) {
-        let Some(re) = self.ext.rooms.get_mut(room) else { return };
+        let Some(re) = self.ext.rooms.get_mut(room) else {
+            return;
+        };
         if re.blobs.abort_upload(peer, key) {
             re.tags.remove(&(peer, key.to_string()));
         }
@@ -280,7 +296,9 @@ impl HubCore {
             key,
         })
         .into();
-        let Some(r) = self.rooms.get(room) else { return };
+        let Some(r) = self.rooms.get(room) else {
+            return;
+        };
         let conns: Vec<ConnId> = r.peers.values().filter_map(|p| p.conn).collect();
         for c in &conns {
             if let Some(ce) = self.ext.conns.get_mut(c) {
@@ -293,7 +311,9 @@ impl HubCore {
     /// Snapshot part: one BLOB_INFO (flag SNAPSHOT) per complete blob, for `frames` before
     /// SNAPSHOT_END.
     pub(super) fn ext_snapshot_frames(&self, room: &Arc<str>, t: i64, frames: &mut Vec<Vec<u8>>) {
-        let Some(re) = self.ext.rooms.get(room) else { return };
+        let Some(re) = self.ext.rooms.get(room) else {
+            return;
+        };
         for b in re.blobs.list() {
             frames.push(ext_wire::encode(&ExtFrame::BlobInfo {
                 flags: info_flag::SNAPSHOT,
@@ -392,7 +412,10 @@ impl HubCore {
             return false;
         };
         let mut pushed = false;
-        let in_flight = ce.pose_frame.as_ref().is_some_and(|f| Arc::strong_count(f) > 1);
+        let in_flight = ce
+            .pose_frame
+            .as_ref()
+            .is_some_and(|f| Arc::strong_count(f) > 1);
         if !in_flight {
             ce.pose_frame = None;
         }
@@ -401,10 +424,13 @@ impl HubCore {
                 *held = true;
             } else if let Some(re) = ext.rooms.get(room) {
                 ext.scratch.clear();
-                if ce.poses.take_batch(&re.poses, POSES_PER_BATCH, &mut ext.scratch) > 0 {
+                if ce
+                    .poses
+                    .take_batch(&re.poses, POSES_PER_BATCH, &mut ext.scratch)
+                    > 0
+                {
                     let f: Bytes =
-                        ext_wire::encode(&ExtFrame::Poses(std::mem::take(&mut ext.scratch)))
-                            .into();
+                        ext_wire::encode(&ExtFrame::Poses(std::mem::take(&mut ext.scratch))).into();
                     conn.outbox.push_control(f.clone());
                     ce.pose_frame = Some(f);
                     pushed = true;
@@ -464,7 +490,11 @@ impl HubCore {
     /// Keys and sizes of the complete blobs of a room (diagnostics and tests).
     pub fn room_blobs(&self, room: &str) -> Vec<(String, u64)> {
         self.ext.rooms.get(room).map_or_else(Vec::new, |re| {
-            re.blobs.list().into_iter().map(|b| (b.key, b.size)).collect()
+            re.blobs
+                .list()
+                .into_iter()
+                .map(|b| (b.key, b.size))
+                .collect()
         })
     }
 }
