@@ -370,8 +370,8 @@ impl ClientCore {
             Ok(None) => return Ok(()),
             Err(e) => return Err(Violation(format!("malformed frame of kind 0x{k:02x}: {e}"))),
         };
-        if self.over {
-            return Ok(());
+        if self.over || self.link == Link::Down {
+            return Ok(()); // bytes of a link already given up
         }
         self.last_heard = now;
         match (self.link, frame) {
@@ -813,9 +813,8 @@ impl ClientCore {
         self.queue_counted(wire::encode(&Frame::SetState { flags, key, value }), now)
     }
 
-    /// Close: a BYE goes out after what is queued (if the link is up). Returns true if there
-    /// is something left to write.
-    pub fn close(&mut self, now: Instant) -> bool {
+    /// Close: a BYE goes out after what is queued (if the link is up).
+    pub fn close(&mut self, now: Instant) {
         let up = matches!(self.link, Link::Syncing | Link::Live);
         if up && !self.over {
             self.outbox.push_data(
@@ -829,7 +828,6 @@ impl ClientCore {
         self.link = Link::Down;
         self.retry_at = None;
         let _ = now;
-        up && !self.outbox.is_empty()
     }
 }
 

@@ -288,13 +288,12 @@ impl Session {
         }
         g.closed = true;
         self.shared.cond.notify_all();
-        let linger = g.core.close(Instant::now());
-        g.write();
-        if linger || g.sock.is_some() {
-            g.linger_until = Some(Instant::now() + CLOSE_LINGER);
-            g.end_if_done();
-        }
-        if g.sock.is_none() {
+        let now = Instant::now();
+        g.core.close(now);
+        if g.sock.is_some() && g.connected {
+            g.linger_until = Some(now + CLOSE_LINGER);
+            g.linger_step();
+        } else {
             g.finish_close();
         }
     }
@@ -392,7 +391,7 @@ impl Inner {
     /// Feed held and newly received bytes to the core until the socket is drained or the
     /// application's event queue is full.
     fn read(&mut self) {
-        if !self.connected {
+        if !self.connected || !self.core.link_up() {
             return;
         }
         let Inner {
@@ -448,7 +447,7 @@ impl Inner {
     }
 
     fn write(&mut self) {
-        if !self.connected {
+        if !self.connected || (!self.core.link_up() && self.linger_until.is_none()) {
             return;
         }
         let Some((s, _)) = self.sock.as_mut() else {
@@ -524,7 +523,7 @@ impl Handler for Shared {
         let now = Instant::now();
         if g.closed {
             if g.linger_until.is_some() {
-                g.end_if_done();
+                g.linger_step();
                 r.set_timer(token, now + TICK, 0);
             }
             return;

@@ -82,6 +82,8 @@ struct Peer {
     retained_bytes: usize,
     acked: u64,
     over_since: Option<Instant>,
+    /// Above this many kept bytes a connected peer is disconnected at once.
+    hard_limit: usize,
     dropped: u64,
     /// Counted frames received from this peer, and the last count acknowledged to it.
     received: u64,
@@ -369,6 +371,7 @@ impl HubCore {
         }
         if p.retained_bytes <= self.cfg.queue_limit {
             p.over_since = None;
+            p.hard_limit = self.cfg.queue_limit.saturating_mul(HARD_QUEUE_FACTOR);
         }
         Ok(())
     }
@@ -424,6 +427,7 @@ impl HubCore {
                 retained_bytes: 0,
                 acked: 0,
                 over_since: None,
+                hard_limit: self.cfg.queue_limit.saturating_mul(HARD_QUEUE_FACTOR),
                 dropped: 0,
                 received: 0,
                 ack_sent: 0,
@@ -474,9 +478,10 @@ impl HubCore {
             }
             p.acked += 1;
         }
-        if p.retained_bytes <= self.cfg.queue_limit {
-            p.over_since = None;
-        }
+        // A resumed peer gets a fresh slow_peer_ms to work through what was kept for it.
+        p.over_since = (p.retained_bytes > self.cfg.queue_limit).then_some(now);
+        let hard = self.cfg.queue_limit.saturating_mul(HARD_QUEUE_FACTOR);
+        p.hard_limit = hard.max(p.retained_bytes.saturating_add(self.cfg.queue_limit));
         let dropped = std::mem::take(&mut p.dropped);
         let resend: Vec<Bytes> = p.retained.iter().cloned().collect();
         if let Some(old) = old {
@@ -762,7 +767,7 @@ impl HubCore {
             let too_slow = p
                 .over_since
                 .is_some_and(|t| now.duration_since(t) >= cfg.slow_peer)
-                || p.retained_bytes > cfg.queue_limit.saturating_mul(HARD_QUEUE_FACTOR);
+                || p.retained_bytes > p.hard_limit;
             if too_slow {
                 slow.push((id, c));
                 continue;

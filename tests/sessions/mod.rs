@@ -3,6 +3,7 @@
 
 pub use arsock::ffi::arsock_status::*;
 pub use arsock::ffi::*;
+pub mod proxy;
 use std::collections::VecDeque;
 use std::ffi::{CStr, CString};
 use std::time::{Duration, Instant};
@@ -180,6 +181,11 @@ impl Dev {
         ok(unsafe { arsock_session_send(self.h, to, data.as_ptr(), data.len()) });
     }
 
+    /// One send attempt.
+    pub fn try_send(&self, to: u32, data: &[u8]) -> arsock_status {
+        unsafe { arsock_session_send(self.h, to, data.as_ptr(), data.len()) }
+    }
+
     /// Send, retrying while the queue is full (WOULD_BLOCK), polling into the backlog
     /// meanwhile so acknowledgements and events keep flowing.
     pub fn send_retry(&mut self, to: u32, data: &[u8]) {
@@ -193,7 +199,7 @@ impl Dev {
                         self.backlog.extend(v);
                     }
                 }
-                st => panic!("send: {st:?} {}", last_error()),
+                st => panic!("send: {st:?} {}; events {:?}", last_error(), self.backlog),
             }
         }
     }
