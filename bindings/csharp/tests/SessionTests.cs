@@ -516,6 +516,8 @@ namespace ArSock.Tests
                     uint id;
                     Assert.IsFalse(s.TryGetPeerId(out id));
                     Util.Throws(ArSockStatus.State, () => GC.KeepAlive(s.PeerId));
+                    Util.Throws(ArSockStatus.State, () => s.Send(ArSockSession.Everyone, new byte[] { 1 }));
+                    Util.Throws(ArSockStatus.State, () => s.SetState("k", new byte[] { 1 }));
                     Assert.AreEqual(0, s.Poll(new ArSockEvent[4], 50));
                 }
             }

@@ -182,6 +182,10 @@ class Presence(SessionTestCase):
             with arsock.Session("127.0.0.1", server.port, "wait") as s:
                 with self.assertRaises(arsock.StateError):
                     s.peer_id
+                with self.assertRaises(arsock.StateError):
+                    s.broadcast(b"too early")
+                with self.assertRaises(arsock.StateError):
+                    s.set_state("k", b"too early")
                 self.assertEqual(s.poll(0.05), [])
 
 
