@@ -446,6 +446,10 @@ class Misuse(SessionTestCase):
             arsock.Session("127.0.0.1", self.hub.port, "")
         with self.assertRaises(arsock.InvalidArgument):
             arsock.Session("127.0.0.1", self.hub.port, "room\0x")
+        with self.assertRaises(arsock.InvalidArgument):
+            arsock.Session("127.0.0.1", self.hub.port, "r", name="n" * (arsock.SESSION_MAX_NAME + 1))
+        with arsock.Session("127.0.0.1", self.hub.port, "é" * 32):  # 64 bytes of UTF-8: fine
+            pass
         a = self.join("misuse")
         with self.assertRaises(arsock.InvalidArgument):
             a.s.set_state("k" * 256, b"x")
