@@ -41,9 +41,14 @@ struct HubInner {
     next_conn: ConnId,
     scratch: Vec<u8>,
     closed: bool,
+    /// A job to write out every connection's new output is queued on the I/O thread.
+    flush_posted: bool,
 }
 
 const SCRATCH: usize = 64 * 1024;
+/// Before its HELLO is accepted a connection may send frames of at most this size (a HELLO
+/// has at most 1,370 bytes), so unauthenticated connections cannot make the hub hold much.
+const MAX_HELLO_PAYLOAD: usize = 2048;
 const MAX_SLICES: usize = 64;
 
 impl Hub {
@@ -70,6 +75,7 @@ impl Hub {
                 next_conn: 1,
                 scratch: Vec::new(),
                 closed: false,
+                flush_posted: false,
             }),
         });
         let handler: Arc<dyn Handler> = shared.clone();
@@ -188,7 +194,7 @@ impl HubInner {
                         ConnIo {
                             stream,
                             token,
-                            reader: FrameReader::new(wire::MAX_FRAME_PAYLOAD),
+                            reader: FrameReader::new(MAX_HELLO_PAYLOAD),
                         },
                     );
                     self.core.on_connect(id, Instant::now());
@@ -231,6 +237,9 @@ impl HubInner {
                     }
                     if core.outbox(id).is_none() {
                         return; // the core ended this connection (BYE, reject)
+                    }
+                    if core.joined(id) {
+                        c.reader.set_max_payload(wire::MAX_FRAME_PAYLOAD);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -304,7 +313,18 @@ impl Handler for HubShared {
                 g.read(id);
             }
         }
-        g.pump(r);
+        // Write after every readiness event of this round has been handled: a message relayed
+        // from several senders in one round costs each receiver one write, not one per sender.
+        if !g.flush_posted {
+            g.flush_posted = true;
+            r.post(move |r| {
+                let mut g = me.lock();
+                g.flush_posted = false;
+                if !g.closed {
+                    g.pump(r);
+                }
+            });
+        }
     }
 
     fn on_timer(&self, r: &Reactor, token: Token, _id: u64) {

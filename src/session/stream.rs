@@ -42,6 +42,11 @@ impl FrameReader {
         }
     }
 
+    /// Change the largest payload accepted from now on.
+    pub fn set_max_payload(&mut self, max_payload: usize) {
+        self.max_payload = max_payload;
+    }
+
     /// Bytes held (a partial frame or paused input).
     pub fn held(&self) -> usize {
         self.pending.len()
@@ -145,6 +150,14 @@ impl Outbox {
     /// True when nothing waits.
     pub fn is_empty(&self) -> bool {
         self.bytes == 0
+    }
+
+    /// Drop the queued data frames, keeping control frames and the frame being written (so the
+    /// stream stays whole): the link is about to end and only its last words matter.
+    pub fn drop_queued_data(&mut self) {
+        let dropped: usize = self.data.iter().map(|f| f.len()).sum();
+        self.data.clear();
+        self.bytes -= dropped.min(self.bytes);
     }
 
     /// Drop everything (the link is gone).
@@ -268,6 +281,29 @@ mod tests {
         assert!(r
             .feed::<E>(&big[..8], &mut |_, _| Ok(Flow::Continue))
             .is_err());
+    }
+
+    #[test]
+    fn dropping_queued_data_keeps_the_frame_in_progress_and_control_frames() {
+        let mut o = Outbox::default();
+        o.push_data(Arc::from(&b"AAAA"[..]));
+        o.push_data(Arc::from(&b"BBBB"[..]));
+        let s = o.slices(1);
+        drop(s);
+        o.advance(2); // "AA" of the first frame written
+        o.push_control(Arc::from(&b"C"[..]));
+        o.drop_queued_data();
+        o.push_data(Arc::from(&b"BYE"[..]));
+        assert_eq!(o.len(), 2 + 1 + 3);
+        let mut out = Vec::new();
+        while !o.is_empty() {
+            let s = o.slices(8);
+            let chunk: Vec<u8> = s.iter().flat_map(|x| x.iter().copied()).collect();
+            drop(s);
+            out.extend_from_slice(&chunk);
+            o.advance(chunk.len());
+        }
+        assert_eq!(out, b"AACBYE");
     }
 
     #[test]
