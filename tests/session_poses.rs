@@ -208,7 +208,11 @@ fn sample_interpolates_extrapolates_at_most_100_ms_then_holds() {
             v[0].position[0]
         };
         let close = |a: f32, b: f32| (a - b).abs() < 1e-3;
-        assert!(close(x(t0 - 50_000), 0.0), "before the oldest: held ({})", x(t0 - 50_000));
+        assert!(
+            close(x(t0 - 50_000), 0.0),
+            "before the oldest: held ({})",
+            x(t0 - 50_000)
+        );
         assert!(close(x(t0 + 50_000), 0.5), "interpolated");
         assert!(close(x(t0 + 150_000), 1.5), "extrapolated 50 ms at 10 m/s");
         assert!(close(x(t0 + 200_000), 2.0), "extrapolated the full 100 ms");
