@@ -41,8 +41,11 @@ pub mod blob_flag {
 /// Most poses one `send_poses` call may carry.
 pub const MAX_POSES_PER_SEND: usize = 4096;
 const POSES_PER_BATCH: usize = 512;
-const POSE_KERNEL_LIMIT: usize = 32 * 1024;
-const CHUNK_KERNEL_LIMIT: usize = 64 * 1024;
+/// Poses wait while the kernel holds more than this unsent for the link.
+const POSE_KERNEL_LIMIT: usize = 48 * 1024;
+/// Upload chunks wait while the kernel holds more than this (after a chunk it holds at most
+/// two, below the pose limit: chunks never hold poses back).
+const CHUNK_KERNEL_LIMIT: usize = 16 * 1024;
 /// Re-check delay while poses or chunks wait only for the kernel to drain.
 pub(super) const HELD_RETRY: Duration = Duration::from_millis(1);
 /// Timer id of that re-check (the housekeeping tick uses 0).
@@ -348,7 +351,8 @@ impl ClientExt {
                 }
             }
         }
-        if core.outbox().is_empty() {
+        // A chunk only when nothing at all waits, poses included.
+        if core.outbox().is_empty() && self.out.is_empty() {
             if let Some(u) = self
                 .uploads
                 .iter_mut()

@@ -29,9 +29,10 @@ use std::time::Instant;
 /// Most poses in one batch frame the hub writes.
 pub(crate) const POSES_PER_BATCH: usize = 512;
 /// Poses wait while the kernel holds more than this for the connection.
-pub(crate) const POSE_KERNEL_LIMIT: usize = 32 * 1024;
-/// Blob chunks wait while the kernel holds more than this for the connection.
-pub(crate) const CHUNK_KERNEL_LIMIT: usize = 64 * 1024;
+pub(crate) const POSE_KERNEL_LIMIT: usize = 48 * 1024;
+/// Blob chunks wait while the kernel holds more than this for the connection (so that after a
+/// chunk it holds at most two, below the pose limit: chunks never hold poses back).
+pub(crate) const CHUNK_KERNEL_LIMIT: usize = 16 * 1024;
 
 /// A room's poses and blobs.
 pub(super) struct RoomExt {
@@ -438,7 +439,8 @@ impl HubCore {
             }
         }
         let _ = rooms;
-        if conn.outbox.is_empty() {
+        // A chunk only when nothing at all waits, poses included.
+        if conn.outbox.is_empty() && ce.poses.is_empty() {
             if let Some(d) = ce.downloads.front_mut() {
                 if kernel_unsent > CHUNK_KERNEL_LIMIT {
                     *held = true;
