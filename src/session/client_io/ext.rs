@@ -38,6 +38,12 @@ pub mod blob_flag {
     pub const REFUSED: u32 = 16;
 }
 
+/// Most remote (peer, entity) entries a device keeps: 256 peers × 256 entities.
+const MAX_REMOTE_ENTITIES: usize = 256 * DEFAULT_MAX_ENTITIES_PER_PEER;
+/// Most blob bytes a device holds: the room's blobs, newer versions arriving while the older
+/// are still held, and its own uploads (3 × the room's budget); a hub announcing more is
+/// ignored.
+const MAX_HELD_BLOB_BYTES: u64 = 3 * crate::blob::ROOM_BLOB_BUDGET;
 /// Most poses one `send_poses` call may carry.
 pub const MAX_POSES_PER_SEND: usize = 4096;
 const POSES_PER_BATCH: usize = 512;
@@ -156,7 +162,11 @@ impl ClientExt {
         match frame {
             ExtFrame::Poses(poses) => {
                 for pose in poses {
-                    if pose.peer != 0 && pose.peer != me {
+                    let known = self.remote.latest(pose.peer, pose.entity).is_some();
+                    if pose.peer != 0
+                        && pose.peer != me
+                        && (known || self.remote.len() < MAX_REMOTE_ENTITIES)
+                    {
                         self.remote.insert(pose);
                     }
                 }
@@ -253,6 +263,9 @@ impl ClientExt {
                 Self::announce(core, key, uploader, 0, size, time_us);
                 return;
             }
+        }
+        if self.blob_bytes().saturating_add(size) > MAX_HELD_BLOB_BYTES {
+            return; // more than a well-behaved hub can announce: ignored
         }
         match Reassembly::new(size) {
             Ok(r) if size == 0 => {

@@ -30,6 +30,10 @@ use std::time::Instant;
 pub(crate) const POSES_PER_BATCH: usize = 512;
 /// Poses wait while the kernel holds more than this for the connection.
 pub(crate) const POSE_KERNEL_LIMIT: usize = 48 * 1024;
+/// Answers the hub owes a connection (PONG, refusals) are dropped while its outbox holds more
+/// than this: a peer that sends pings or refused uploads without reading cannot grow the
+/// hub's memory (its clock simply gets fewer samples).
+const ANSWER_OUTBOX_LIMIT: usize = 256 * 1024;
 /// Blob chunks wait while the kernel holds more than this for the connection (so that after a
 /// chunk it holds at most two, below the pose limit: chunks never hold poses back).
 pub(crate) const CHUNK_KERNEL_LIMIT: usize = 16 * 1024;
@@ -115,7 +119,7 @@ impl HubCore {
             ExtFrame::Ping { t0 } => {
                 let t2 = micros_at(Instant::now());
                 let f = ext_wire::encode(&ExtFrame::Pong { t0, t1, t2 });
-                self.push(id, f, true, now);
+                self.answer(id, f, true, now);
             }
             ExtFrame::BlobBegin { tag, size, key } => {
                 self.blob_begin(id, room, peer, tag, size, key, now)
@@ -131,6 +135,17 @@ impl HubCore {
             }
         }
         Ok(())
+    }
+
+    /// Queue an answer unless the connection's outbox is over [`ANSWER_OUTBOX_LIMIT`].
+    fn answer(&mut self, id: ConnId, f: Vec<u8>, control: bool, now: Instant) {
+        if self
+            .conns
+            .get(&id)
+            .is_some_and(|c| c.outbox.len() <= ANSWER_OUTBOX_LIMIT)
+        {
+            self.push(id, f, control, now);
+        }
     }
 
     fn poses_from(&mut self, room: &Arc<str>, peer: u32, poses: Vec<Pose>) {
@@ -190,7 +205,7 @@ impl HubCore {
                     time_us: micros_at(now),
                     key,
                 });
-                self.push(id, f, false, now);
+                self.answer(id, f, false, now);
             }
         }
     }
@@ -228,7 +243,7 @@ impl HubCore {
                     time_us: micros_at(now),
                     key,
                 });
-                self.push(id, f, false, now);
+                self.answer(id, f, false, now);
             }
         }
     }
