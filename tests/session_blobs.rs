@@ -349,3 +349,40 @@ fn poses_and_an_upload_go_on_after_the_link_is_cut_and_resumed() {
         ok(arsock_close(hub));
     });
 }
+
+#[test]
+fn a_blob_deleted_while_a_device_was_away_is_gone_after_its_resume() {
+    within(Duration::from_secs(120), || {
+        let (hub, port) = hub();
+        let proxy = sessions::proxy::Proxy::start(port);
+        let mut a = Dev::join(proxy.port, "b8", "a (proxied)");
+        let mut b = Dev::join(port, "b8", "b");
+        ok(put(&b, "old", b"soon deleted"));
+        ok(put(&b, "kept", b"still here"));
+        available(&mut a, "old");
+        available(&mut a, "kept");
+        // a hears nothing while b deletes the blob, then its link is cut and it resumes.
+        proxy.silence(true);
+        let k = cstr("old");
+        ok(unsafe { arsock_session_delete_blob(b.h, k.as_ptr()) });
+        b.until(T, |e| {
+            e.kind == ARSOCK_EVENT_BLOB_AVAILABLE && e.flags & ARSOCK_BLOB_DELETED != 0
+        });
+        std::thread::sleep(Duration::from_millis(100)); // the proxy swallows what the hub sent a
+        proxy.silence(false);
+        proxy.cut();
+        let evs = a.until(T, |e| {
+            e.kind == ARSOCK_EVENT_BLOB_AVAILABLE && e.flags & ARSOCK_BLOB_DELETED != 0
+        });
+        assert!(
+            evs.iter().any(|e| e.kind == ARSOCK_EVENT_RECONNECTED),
+            "{evs:?}"
+        );
+        assert_eq!(evs.last().unwrap().payload, b"old");
+        assert_eq!(get(&a, "old"), Err(ARSOCK_ERR_NOT_FOUND));
+        assert_eq!(get(&a, "kept").unwrap(), b"still here");
+        a.close();
+        b.close();
+        ok(arsock_close(hub));
+    });
+}

@@ -26,7 +26,7 @@ use crate::session::ext_wire::{self, info_flag, ExtFrame};
 use crate::session::stream::Bytes;
 use crate::session::wire::{self, peer_what, Frame};
 use crate::session::{event_kind, micros_at, Event};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -93,6 +93,8 @@ pub(super) struct ClientExt {
     downloads: HashMap<String, Download>,
     /// The held-retry timer is set.
     pub(super) timer_armed: bool,
+    /// Keys of the blobs the snapshot being received lists (between WELCOME and SNAPSHOT_END).
+    snapshot_blobs: Option<HashSet<String>>,
 }
 
 impl ClientExt {
@@ -111,6 +113,7 @@ impl ClientExt {
             store: BTreeMap::new(),
             downloads: HashMap::new(),
             timer_armed: false,
+            snapshot_blobs: None,
         }
     }
 
@@ -140,6 +143,26 @@ impl ClientExt {
         }
         self.downloads.clear();
         self.next_ping = Some(now);
+        self.snapshot_blobs = Some(HashSet::new());
+    }
+
+    /// End of a snapshot: blobs held but no longer in the room (deleted while this session was
+    /// away) are dropped and announced deleted.
+    fn snapshot_done(&mut self, core: &mut ClientCore, time_us: i64) {
+        let Some(keys) = self.snapshot_blobs.take() else {
+            return;
+        };
+        let gone: Vec<String> = self
+            .store
+            .keys()
+            .filter(|k| !keys.contains(*k))
+            .cloned()
+            .collect();
+        for k in gone {
+            if let Some(h) = self.store.remove(&k) {
+                Self::announce(core, &k, h.uploader, blob_flag::DELETED, 0, time_us);
+            }
+        }
     }
 
     fn peer_left(&mut self, peer: u32) {
@@ -229,6 +252,11 @@ impl ClientExt {
                 Self::announce(core, key, me, blob_flag::REFUSED, 0, time_us);
             }
             return;
+        }
+        if flags & info_flag::SNAPSHOT != 0 {
+            if let Some(keys) = self.snapshot_blobs.as_mut() {
+                keys.insert(key.to_string());
+            }
         }
         if flags & info_flag::DELETED != 0 {
             self.downloads.remove(key);
@@ -460,6 +488,8 @@ pub(super) fn on_frame(
                     ext.peer_left(id);
                 }
             }
+            let t = core.hub_time(now);
+            ext.snapshot_done(core, t);
             Ok(())
         }
         wire::kind::WELCOME => {
