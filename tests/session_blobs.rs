@@ -386,3 +386,40 @@ fn a_blob_deleted_while_a_device_was_away_is_gone_after_its_resume() {
         ok(arsock_close(hub));
     });
 }
+
+#[test]
+fn a_resumed_device_that_holds_a_blob_is_not_sent_its_body_again() {
+    within(Duration::from_secs(120), || {
+        use sessions::delay::{Delay, DelayProxy};
+        use std::sync::atomic::Ordering;
+        let (hub, port) = hub();
+        let none = Delay {
+            base_us: 0,
+            jitter_us: 0,
+        };
+        let proxy = DelayProxy::start(port, none, none);
+        let mut a = Dev::join(proxy.port, "b9", "a (proxied)");
+        let b = Dev::join(port, "b9", "b");
+        let big = body(8 * 1024 * 1024, 5);
+        ok(put(&b, "map", &big));
+        available(&mut a, "map");
+        let before = proxy.down.load(Ordering::Relaxed);
+        proxy.cut();
+        a.until(T, |e| e.kind == ARSOCK_EVENT_RECONNECTED);
+        // Let whatever the hub queued for a's new link arrive, then count it.
+        std::thread::sleep(Duration::from_millis(500));
+        let resent = proxy.down.load(Ordering::Relaxed) - before;
+        println!(
+            "bytes to the resumed device: {resent} (the blob has {})",
+            big.len()
+        );
+        assert!(
+            resent < big.len() as u64 / 4,
+            "{resent} bytes: the body went again"
+        );
+        assert!(get(&a, "map").unwrap() == big);
+        a.close();
+        b.close();
+        ok(arsock_close(hub));
+    });
+}

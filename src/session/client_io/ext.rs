@@ -212,7 +212,10 @@ impl ClientExt {
                 key,
                 data,
             } => self.blob_chunk(core, uploader, tag, offset, key, data, now),
-            ExtFrame::Ping { .. } | ExtFrame::BlobBegin { .. } | ExtFrame::BlobDelete { .. } => {
+            ExtFrame::Ping { .. }
+            | ExtFrame::BlobBegin { .. }
+            | ExtFrame::BlobDelete { .. }
+            | ExtFrame::BlobHave { .. } => {
                 return Err(Violation(format!(
                     "frame of kind 0x{k:02x} is not for a device"
                 )))
@@ -270,7 +273,10 @@ impl ClientExt {
             .get(key)
             .is_some_and(|h| h.uploader == uploader && h.tag == tag && h.data.len() as u64 == size)
         {
-            return; // already held (a snapshot after a resume)
+            // Already held (a snapshot after a resume): the hub need not send the body.
+            let f = ext_wire::encode(&ExtFrame::BlobHave { tag, key });
+            core.outbox().push_control(f.into());
+            return;
         }
         if uploader == me {
             if let Some(i) = self

@@ -128,6 +128,13 @@ impl HubCore {
                 offset, key, data, ..
             } => self.blob_chunk(id, room, peer, offset, key, data, now),
             ExtFrame::BlobDelete { key } => self.blob_delete(room, peer, key, now),
+            ExtFrame::BlobHave { tag, key } => {
+                if let Some(ce) = self.ext.conns.get_mut(&id) {
+                    // Chunks are whole frames and a device ignores those of a blob it holds, so
+                    // a download may stop anywhere.
+                    ce.downloads.retain(|d| !(d.key == key && d.tag == tag));
+                }
+            }
             ExtFrame::Pong { .. } | ExtFrame::BlobInfo { .. } => {
                 return Err(Violation(format!(
                     "frame of kind 0x{k:02x} is not for the hub"
