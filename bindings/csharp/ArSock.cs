@@ -40,6 +40,7 @@ namespace ArSock
         MessageTooLarge = -12,  // ARSOCK_ERR_MESSAGE_TOO_LARGE
         Protocol = -13,         // ARSOCK_ERR_PROTOCOL
         WouldBlock = -14,       // ARSOCK_ERR_WOULD_BLOCK
+        NotFound = -15,         // ARSOCK_ERR_NOT_FOUND
     }
 
     /// <summary>struct arsock_buf: one message for arsock_client_send_msgs, or one received by

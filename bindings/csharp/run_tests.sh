@@ -17,7 +17,7 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 BUILD="$HERE/build"
 HEADER="$ROOT/include/arsock.h"
 BINDING="$HERE/ArSock.cs"
-BINDING_FILES=("$BINDING" "$HERE/ArSockPoller.cs") # one assembly; ArSockNative is partial
+BINDING_FILES=("$HERE"/ArSock*.cs) # one assembly; ArSockNative is partial
 EXAMPLE="$ROOT/examples/unity/ArSockPoseSender.cs"
 
 PASSED=0
@@ -137,7 +137,8 @@ fi
                            printf "  printf(\"fields %%s %%d\\n\", \"%s\", %d);\n", s, nf
                            s = ""; next }
         s != "" && $0 !~ /^[ \t]*(\/\*|\*)/ && /;[ \t]*$/ {
-            line = $0; sub(/;[ \t]*$/, "", line); n = split(line, w, /[^A-Za-z0-9_]+/); f = w[n]
+            line = $0; sub(/;[ \t]*$/, "", line); sub(/[ \t]*\[[0-9]+\][ \t]*$/, "", line)
+            n = split(line, w, /[^A-Za-z0-9_]+/); f = w[n]
             nf++
             printf "  printf(\"offsetof %%s %%s %%zu\\n\", \"%s\", \"%s\", offsetof(struct %s, %s));\n", s, f, s, f }
     ' "$HEADER"
@@ -165,21 +166,23 @@ gcc -shared -fPIC -o "$BUILD/fake/libarsock.so" "$BUILD/fake/fake.c" || check_fa
 # ---------------------------------------------------------------- 4. compile (warnings as errors)
 MCS="mcs -nologo -unsafe -warnaserror -debug"
 echo "== mcs"
-$MCS -target:library -out:"$BUILD/ArSock.dll" "${BINDING_FILES[@]}" || die "mcs: ArSock.cs ArSockPoller.cs"
+$MCS -target:library -out:"$BUILD/ArSock.dll" "${BINDING_FILES[@]}" || die "mcs: ${BINDING_FILES[*]##*/}"
 # the binding without Span (ARSOCK_NO_SPAN, for old Unity profiles) and the example against it
 $MCS -target:library -define:ARSOCK_NO_SPAN -out:"$BUILD/ArSockNoSpan.dll" "${BINDING_FILES[@]}" "$EXAMPLE" "$HERE/tests/UnityShim.cs" ||
     die "mcs: ArSock.cs with ARSOCK_NO_SPAN"
 $MCS -target:exe -define:ARSOCK_LOAD_PROBE -r:"$BUILD/ArSock.dll" -out:"$BUILD/LoadProbe.exe" "$HERE/tests/LoadProbe.cs" ||
     die "mcs: LoadProbe.exe"
+$MCS -target:exe -define:ARSOCK_SESSION_CHILD -r:"$BUILD/ArSock.dll" -out:"$BUILD/SessionChild.exe" "$HERE/tests/SessionChild.cs" ||
+    die "mcs: SessionChild.exe"
 $MCS -target:library -r:"$BUILD/ArSock.dll" -r:"$NUNIT_FW" -r:System.Core.dll -out:"$BUILD/ArSock.Tests.dll" \
-    "$HERE"/tests/*.cs "$EXAMPLE" || die "mcs: tests"
+    "$HERE"/tests/*.cs "$EXAMPLE" "$ROOT/examples/unity/ArSockRoomSync.cs" || die "mcs: tests"
 
 # ---------------------------------------------------------------- 5. nunit
 echo "== nunit-console"
 export LD_LIBRARY_PATH="$LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export ARSOCK_LIB="$LIB" ARSOCK_HEADER="$HEADER" ARSOCK_NATIVE_ABI="$BUILD/native_abi.txt"
 export ARSOCK_PROBE_EXE="$BUILD/LoadProbe.exe" ARSOCK_FAKE_LIB_DIR="$BUILD/fake" ARSOCK_EMPTY_LIB_DIR="$BUILD/nolib"
-export ARSOCK_MONO="$(command -v mono)"
+export ARSOCK_MONO="$(command -v mono)" ARSOCK_SESSION_CHILD_EXE="$BUILD/SessionChild.exe"
 # shellcheck disable=SC2086
 (cd "$BUILD" && timeout 150 nunit-console -nologo -noshadow -labels -result="$BUILD/TestResult.xml" ${NUNIT_ARGS:-} "$BUILD/ArSock.Tests.dll")
 rc=$?

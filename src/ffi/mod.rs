@@ -16,6 +16,7 @@ mod poller;
 mod pose;
 mod server;
 mod session;
+mod session_poses;
 mod status;
 mod version;
 
@@ -28,6 +29,7 @@ pub use poller::*;
 pub use pose::arsock_pose;
 pub use server::*;
 pub use session::*;
+pub use session_poses::*;
 pub use status::{arsock_status, arsock_status_str};
 pub use version::*;
 

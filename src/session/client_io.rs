@@ -17,6 +17,9 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
+mod ext;
+pub use ext::{blob_flag, MAX_POSES_PER_SEND};
+
 /// Session options (the C config after defaults).
 #[derive(Clone, Debug)]
 pub struct SessionConfig {
@@ -74,6 +77,8 @@ struct Inner {
     /// Payloads of the events of the last poll, by id.
     last_payloads: Vec<(u64, Bytes)>,
     next_payload: u64,
+    /// Poses, clock and blobs (`ext.rs`).
+    ext: ext::ClientExt,
 }
 
 /// Bytes read from the hub per turn; then the other sessions, hubs and timers of the process
@@ -146,6 +151,7 @@ impl Session {
                 linger_until: None,
                 last_payloads: Vec::new(),
                 next_payload: 1,
+                ext: ext::ClientExt::new(),
             }),
             cond: Condvar::new(),
         });
@@ -461,11 +467,15 @@ impl Inner {
         }
         self.held_back = false;
         let Inner {
-            core, reader, sock, ..
+            core,
+            reader,
+            sock,
+            ext,
+            ..
         } = self;
         let mut on_frame =
             |k: u8, p: &[u8]| -> std::result::Result<Flow, super::client_core::Violation> {
-                core.on_frame(k, p, Instant::now())?;
+                ext::on_frame(core, ext, k, p, Instant::now())?;
                 Ok(if core.wants_pause() || !core.link_up() {
                     Flow::Pause
                 } else {
@@ -526,14 +536,33 @@ impl Inner {
         if !self.connected || (!self.core.link_up() && self.linger_until.is_none()) {
             return;
         }
-        let Some((s, _)) = self.sock.as_mut() else {
-            return;
-        };
-        if flush(s, self.core.outbox()).is_err() && self.linger_until.is_none() {
-            if self.held_back {
-                return self.lost_while_held();
+        loop {
+            let (pushed, held) = self.ext_fill();
+            if held && !self.ext.timer_armed {
+                if let Ok(r) = reactor::get() {
+                    self.ext.timer_armed = true;
+                    r.set_timer(
+                        self.timer,
+                        Instant::now() + ext::HELD_RETRY,
+                        ext::HELD_TIMER_ID,
+                    );
+                }
             }
-            self.core.on_link_lost(reason::NETWORK, Instant::now());
+            let Some((s, _)) = self.sock.as_mut() else {
+                return;
+            };
+            if flush(s, self.core.outbox()).is_err() {
+                if self.linger_until.is_none() {
+                    if self.held_back {
+                        return self.lost_while_held();
+                    }
+                    self.core.on_link_lost(reason::NETWORK, Instant::now());
+                }
+                return;
+            }
+            if !pushed || !self.core.outbox().is_empty() {
+                return;
+            }
         }
     }
 
@@ -621,10 +650,17 @@ impl Handler for Shared {
         }
     }
 
-    fn on_timer(&self, r: &Reactor, token: Token, _id: u64) {
+    fn on_timer(&self, r: &Reactor, token: Token, id: u64) {
         let Some(me) = self.me.upgrade() else { return };
         let mut g = self.lock();
         let now = Instant::now();
+        if id == ext::HELD_TIMER_ID {
+            g.ext.timer_armed = false;
+            if !g.closed && g.ext_has_work() {
+                g.write();
+            }
+            return;
+        }
         if g.closed {
             if g.linger_until.is_some() {
                 g.linger_step();
@@ -637,6 +673,7 @@ impl Handler for Shared {
             g.core.note_paused(now);
         }
         g.core.tick(now);
+        g.ext_tick(now);
         g.obey(r, &me);
         g.write();
         if g.core.pending_events() != before {

@@ -15,6 +15,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod ext;
+pub use ext::ConnPoseMemory;
+
 /// Identifies one accepted connection.
 pub type ConnId = u64;
 
@@ -126,6 +129,8 @@ pub struct HubCore {
     closed: Vec<(ConnId, Outbox)>,
     keys: std::collections::hash_map::RandomState,
     key_counter: u64,
+    /// Poses, clock and blobs (`hub_core/ext.rs`).
+    ext: ext::HubExt,
 }
 
 impl HubCore {
@@ -139,6 +144,7 @@ impl HubCore {
             closed: Vec::new(),
             keys: Default::default(),
             key_counter: 0,
+            ext: Default::default(),
         }
     }
 
@@ -287,6 +293,16 @@ impl HubCore {
         payload: &[u8],
         now: Instant,
     ) -> Result<(), Violation> {
+        if (super::ext_wire::kind::FIRST..=super::ext_wire::kind::LAST).contains(&k) {
+            let Some(conn) = self.conns.get(&id) else {
+                return Ok(());
+            };
+            let Some((room, peer)) = conn.peer.clone() else {
+                return Err(Violation(format!("frame of kind 0x{k:02x} before HELLO")));
+            };
+            self.heard(&room, peer, now);
+            return self.ext_frame(id, &room, peer, k, payload, now);
+        }
         let frame = match wire::decode(k, payload) {
             Ok(Some(f)) => f,
             Ok(None) => return Ok(()), // not a session kind: skipped
@@ -434,6 +450,7 @@ impl HubCore {
             r.empty_since = Some(now);
         }
         let targets: Vec<ConnId> = r.peers.values().filter_map(|p| p.conn).collect();
+        self.ext_peer_left(room, peer);
         if let Some(c) = p.conn {
             let bye = (why == reason::TIMEOUT).then_some(reason::TIMEOUT);
             self.end_conn(c, bye);

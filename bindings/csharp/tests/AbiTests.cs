@@ -23,11 +23,15 @@ namespace ArSock.Tests
     [TestFixture, Timeout(60000)]
     public class AbiTests
     {
-        // C struct name -> C# struct (fields are matched by name: data -> Data)
+        // C struct name -> C# struct (fields are matched by name: data -> Data, time_us -> TimeUs)
         static readonly Dictionary<string, Type> Structs = new Dictionary<string, Type>
         {
+            { "arsock_hub_config", typeof(ArSockHubConfig) },
+            { "arsock_session_config", typeof(ArSockSessionConfig) },
+            { "arsock_event", typeof(ArSockEvent) },
             { "arsock_buf", typeof(ArSockBuf) },
             { "arsock_poll_event", typeof(ArSockPollEvent) },
+            { "arsock_pose", typeof(ArSockPose) },
         };
 
         /// <summary>ARSOCK_DEFAULT_MAX_MESSAGE -> DefaultMaxMessage; ERR_BUFFER_TOO_SMALL -> BufferTooSmall.</summary>
@@ -115,14 +119,97 @@ namespace ArSock.Tests
                 {
                     string[] parts = l[2].Split(' ');
                     Type t = Structs[l[1]];
-                    string field = char.ToUpperInvariant(parts[0][0]) + parts[0].Substring(1);
+                    string field = Pascal(parts[0]);
                     Assert.IsNotNull(t.GetField(field), l[1] + "." + parts[0] + " has no C# field " + field);
                     Assert.AreEqual(int.Parse(parts[1]), (int)Marshal.OffsetOf(t, field), "offsetof(" + l[1] + ", " + parts[0] + ")");
                 }
             }
             Assert.AreEqual(Structs.Count, checkedStructs, "every C# struct must be described by the header");
+            Assert.AreEqual(Marshal.SizeOf(typeof(ArSockEvent)), sizeof(ArSockEvent), "ArSockEvent is blittable");
+            Assert.AreEqual(Marshal.SizeOf(typeof(ArSockHubConfig)), sizeof(ArSockHubConfig), "ArSockHubConfig is blittable");
+            Assert.AreEqual(Marshal.SizeOf(typeof(ArSockSessionConfig)), sizeof(ArSockSessionConfig), "ArSockSessionConfig is blittable");
             Assert.AreEqual(Marshal.SizeOf(typeof(ArSockBuf)), sizeof(ArSockBuf), "blittable: managed size = native size");
             Assert.AreEqual(Marshal.SizeOf(typeof(ArSockPollEvent)), sizeof(ArSockPollEvent), "blittable: managed size = native size");
+            Assert.AreEqual(Marshal.SizeOf(typeof(ArSockPose)), sizeof(ArSockPose), "ArSockPose is blittable");
+        }
+
+        // C field type -> the C# field types that fit it (enums by their underlying type)
+        static readonly Dictionary<string, Type> CFieldTypes = new Dictionary<string, Type>
+        {
+            { "uint32_t", typeof(uint) }, { "int32_t", typeof(int) }, { "uint16_t", typeof(ushort) },
+            { "uint64_t", typeof(ulong) }, { "int64_t", typeof(long) }, { "size_t", typeof(UIntPtr) },
+            { "arsock_handle", typeof(ulong) },
+        };
+
+        [Test]
+        public void StructFieldTypesMatchTheHeader()
+        {
+            string text = File.ReadAllText(Util.EnvFile("ARSOCK_HEADER"));
+            text = Regex.Replace(text, @"/\*.*?\*/", " ", RegexOptions.Singleline);
+            int seen = 0;
+            foreach (var kv in Structs)
+            {
+                var m = Regex.Match(text, @"typedef struct " + kv.Key + @"\s*\{(.*?)\}\s*" + kv.Key + @"\s*;", RegexOptions.Singleline);
+                Assert.IsTrue(m.Success, "struct " + kv.Key + " not found in the header");
+                foreach (string decl in m.Groups[1].Value.Split(';'))
+                {
+                    string d = Regex.Replace(decl, @"\s+", " ").Trim();
+                    if (d.Length == 0) continue;
+                    var am = Regex.Match(d, @"^(.*?)(\w+)\s*\[(\d+)\]$"); // float position[3]: a fixed buffer
+                    if (am.Success)
+                    {
+                        FieldInfo af = kv.Value.GetField(Pascal(am.Groups[2].Value));
+                        Assert.IsNotNull(af, kv.Key + "." + am.Groups[2].Value + " has no C# field");
+                        var fb = (System.Runtime.CompilerServices.FixedBufferAttribute)af.GetCustomAttributes(
+                            typeof(System.Runtime.CompilerServices.FixedBufferAttribute), false).FirstOrDefault();
+                        Assert.IsNotNull(fb, kv.Key + "." + am.Groups[2].Value + " must be a fixed buffer");
+                        Assert.AreEqual("float", Norm(am.Groups[1].Value), "teach the test other array element types");
+                        Assert.AreEqual(typeof(float), fb.ElementType, kv.Key + "." + am.Groups[2].Value);
+                        Assert.AreEqual(int.Parse(am.Groups[3].Value), fb.Length, kv.Key + "." + am.Groups[2].Value + " length");
+                        seen++;
+                        continue;
+                    }
+                    var fm = Regex.Match(d, @"^(.*?)(\w+)$");
+                    string ctype = Norm(fm.Groups[1].Value);
+                    FieldInfo f = kv.Value.GetField(Pascal(fm.Groups[2].Value));
+                    Assert.IsNotNull(f, kv.Key + "." + fm.Groups[2].Value + " has no C# field");
+                    Type t = f.FieldType.IsEnum ? Enum.GetUnderlyingType(f.FieldType) : f.FieldType;
+                    Type want;
+                    if (ctype.EndsWith("*")) want = typeof(IntPtr);
+                    else Assert.IsTrue(CFieldTypes.TryGetValue(ctype, out want), "unknown C field type '" + ctype + "' (teach the test)");
+                    Assert.AreEqual(want, t, kv.Key + "." + fm.Groups[2].Value + " (" + ctype + ")");
+                    seen++;
+                }
+            }
+            Assert.Greater(seen, 10);
+        }
+
+        /// <summary>ARSOCK_EVENT_* and ARSOCK_REASON_* (but the app range REASON_APP_MIN/MAX) are also the
+        /// members of ArSockEventKind and ArSockReason.</summary>
+        [Test]
+        public void SessionEnumsMatchTheHeader()
+        {
+            var kinds = new HashSet<string>();
+            var reasons = new HashSet<string>();
+            foreach (var l in NativeLines())
+            {
+                if (l[0] != "const") continue;
+                Type e = l[1].StartsWith("EVENT_") ? typeof(ArSockEventKind) : l[1].StartsWith("REASON_APP_") ? null :
+                         l[1].StartsWith("REASON_") ? typeof(ArSockReason) : null;
+                if (e == null) continue;
+                string name = Pascal(l[1].Substring(l[1].IndexOf('_') + 1));
+                Assert.IsTrue(Enum.IsDefined(e, name), "ARSOCK_" + l[1] + " has no " + e.Name + "." + name);
+                Assert.AreEqual(long.Parse(l[2]), Convert.ToInt64(Enum.Parse(e, name)), "ARSOCK_" + l[1]);
+                (e == typeof(ArSockEventKind) ? kinds : reasons).Add(name);
+            }
+            Assert.GreaterOrEqual(kinds.Count, 10);
+            Assert.GreaterOrEqual(reasons.Count, 12);
+            foreach (string name in Enum.GetNames(typeof(ArSockEventKind)))
+                Assert.IsTrue(kinds.Contains(name), "ArSockEventKind." + name + " is not in include/arsock.h");
+            foreach (string name in Enum.GetNames(typeof(ArSockReason)))
+                Assert.IsTrue(reasons.Contains(name), "ArSockReason." + name + " is not in include/arsock.h");
+            Assert.AreEqual(typeof(uint), Enum.GetUnderlyingType(typeof(ArSockEventKind)));
+            Assert.AreEqual(typeof(int), Enum.GetUnderlyingType(typeof(ArSockReason)));
         }
 
         // ------------------------------------------------------------------ signatures
@@ -165,7 +252,7 @@ namespace ArSock.Tests
         {
             { "arsock_status", typeof(int) }, { "int32_t", typeof(int) }, { "uint32_t", typeof(uint) },
             { "uint16_t", typeof(ushort) }, { "arsock_handle", typeof(ulong) }, { "uint64_t", typeof(ulong) },
-            { "size_t", typeof(UIntPtr) }, { "void", typeof(void) },
+            { "size_t", typeof(UIntPtr) }, { "void", typeof(void) }, { "int64_t", typeof(long) },
         };
 
         /// <summary>Why the C# type t does not fit the C type c, or null if it does.</summary>

@@ -25,8 +25,16 @@ C_TO_CTYPES: Dict[str, object] = {
     "uint32_t": ctypes.c_uint32,
     "size_t": ctypes.c_size_t,
     "size_t *": ctypes.POINTER(ctypes.c_size_t),
+    "uint32_t *": ctypes.POINTER(ctypes.c_uint32),
+    "uint64_t": ctypes.c_uint64,
+    "int64_t": ctypes.c_int64,
+    "arsock_hub_config *": ctypes.POINTER(_ffi.arsock_hub_config),
+    "arsock_session_config *": ctypes.POINTER(_ffi.arsock_session_config),
+    "arsock_event *": ctypes.POINTER(_ffi.arsock_event),
     "arsock_buf *": ctypes.POINTER(_ffi.arsock_buf),
     "arsock_poll_event *": ctypes.POINTER(_ffi.arsock_poll_event),
+    "arsock_pose *": ctypes.POINTER(_ffi.arsock_pose),
+    "int64_t *": ctypes.POINTER(ctypes.c_int64),
 }
 
 
@@ -154,11 +162,68 @@ class ValueDrift(unittest.TestCase):
                 self.assertTrue(hasattr(arsock, py_name), f"arsock.{py_name} is missing")
                 self.assertEqual(getattr(arsock, py_name), value)
 
+    def test_session_enums_are_the_header_constants(self) -> None:
+        defines = dict(re.findall(r"^#define ARSOCK_(\w+)[ \t]+(-?\d+)\s*$", header_text(), re.M))
+        for prefix, enum_cls in (("EVENT_", arsock.EventKind), ("REASON_", arsock.Reason)):
+            in_header = {
+                n[len(prefix):]: int(v)
+                for n, v in defines.items()
+                if n.startswith(prefix) and not n.startswith("REASON_APP_")  # a range, not a reason
+            }
+            self.assertGreaterEqual(len(in_header), 10, prefix)
+            self.assertEqual({m.name: int(m) for m in enum_cls}, in_header, enum_cls.__name__)
+
     def test_package_version_is_the_crate_version(self) -> None:
         m = re.search(r'^\[package\][^\[]*?^version\s*=\s*"([^"]+)"', CARGO_TOML.read_text(), re.M | re.S)
         self.assertIsNotNone(m)
         self.assertEqual(arsock.__version__, m.group(1))
         self.assertEqual(arsock.version(), m.group(1), "the loaded library is another version")
+
+
+class SessionStructDrift(unittest.TestCase):
+    """Every struct of the header has a ctypes Structure in _ffi.py of the same name, with the
+    same fields and types (struct fields: ``const char *`` is ``c_char_p``)."""
+
+    def test_every_header_struct_is_bound_with_the_same_fields(self) -> None:
+        text = header_text()
+        names = re.findall(r"typedef struct (\w+)\s*\{", text)
+        for required in ("arsock_hub_config", "arsock_session_config", "arsock_event"):
+            self.assertIn(required, names)
+        for name in names:
+            with self.subTest(struct=name):
+                self.assertTrue(hasattr(_ffi, name), f"struct {name} has no ctypes class in _ffi.py")
+                m = re.search(r"typedef struct %s\s*\{(.*?)\}\s*%s\s*;" % (name, name), text, re.S)
+                assert m is not None
+                parsed = []
+                for f in (f.strip() for f in m.group(1).split(";")):
+                    if f:
+                        f = " ".join(f.replace("*", " * ").split())
+                        am = re.match(r"^(.*?)\s*(\w+)\s*\[(\d+)\]$", f)  # "float position[3]"
+                        fm = am or re.match(r"^(.*?)\s*(\w+)$", f)
+                        assert fm is not None, f
+                        count = int(am.group(3)) if am else 0
+                        parsed.append((fm.group(2), norm_type(fm.group(1)), count))
+                fields = getattr(_ffi, name)._fields_
+                self.assertEqual([n for n, _, _ in parsed], [f[0] for f in fields])
+                for (field, ctype, count), f in zip(parsed, fields):
+                    if count:  # an array field: only float arrays so far
+                        self.assertEqual(ctype, "float", f"{name}.{field}")
+                        self.assertIs(f[1]._type_, ctypes.c_float, f"{name}.{field}")
+                        self.assertEqual(f[1]._length_, count, f"{name}.{field}")
+                        continue
+                    self.assertIn(ctype, C_TO_CTYPES, f"{name}.{field}: no ctypes mapping for {ctype!r}")
+                    self.assertIs(f[1], C_TO_CTYPES[ctype], f"{name}.{field}")
+
+    def test_config_init_writes_the_struct_size_the_binding_uses(self) -> None:
+        hub = _ffi.arsock_hub_config()
+        _ffi.lib.arsock_hub_config_init(ctypes.byref(hub))
+        self.assertEqual(hub.struct_size, ctypes.sizeof(_ffi.arsock_hub_config))
+        sess = _ffi.arsock_session_config()
+        _ffi.lib.arsock_session_config_init(ctypes.byref(sess))
+        self.assertEqual(sess.struct_size, ctypes.sizeof(_ffi.arsock_session_config))
+        self.assertEqual(ctypes.sizeof(_ffi.arsock_event), 40)
+        self.assertEqual(_ffi.arsock_event.payload.offset, 16)
+        self.assertEqual(ctypes.sizeof(_ffi.arsock_pose), 56)
 
 
 if __name__ == "__main__":

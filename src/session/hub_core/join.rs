@@ -191,6 +191,7 @@ impl HubCore {
                 value: &e.value,
             }));
         }
+        self.ext_snapshot_frames(room, t, &mut frames);
         frames.push(wire::encode(&Frame::SnapshotEnd {
             time_us: t,
             peers: (r.peers.len() - 1) as u32,
@@ -201,5 +202,6 @@ impl HubCore {
             self.push(id, f, first, now);
             first = false;
         }
+        self.ext_welcome(id, room, peer, now);
     }
 }

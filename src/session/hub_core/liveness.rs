@@ -32,6 +32,7 @@ impl HubCore {
                 || r.empty_since
                     .map_or(true, |t| now.duration_since(t) < linger)
         });
+        self.ext_tick();
     }
 
     pub(super) fn tick_room(&mut self, room: &Arc<str>, now: Instant) {

@@ -10,6 +10,9 @@ Textbook-socket style::
                 client.send_msg(b"hello")
                 print(conn.recv_msg(timeout=5))            # b'hello'
 
+Sessions (rooms on a hub, presence, reliable relay, shared state) are :class:`Hub` and
+:class:`Session` from :mod:`arsock.session`, also exported here.
+
 Timeouts are seconds (float): None waits forever, 0 polls. Errors raise subclasses of
 :class:`ArSockError` (``.status``, ``.message``). The native library is found through
 ``ARSOCK_LIBRARY``, a copy inside this package, the repository's ``target/release`` or
@@ -56,8 +59,13 @@ from .errors import (
     StateError,
     Status,
     WouldBlock,
+    NotFoundError,
     error_for_status,
 )
+from . import session as _session
+from .session import *  # noqa: F401,F403 - Hub, Session, Event, EventKind, Reason, EVENT_*, ...
+from . import poses as _poses
+from .poses import *  # noqa: F401,F403 - Pose, BLOB_DELETED, SESSION_MAX_BLOB, ...
 
 #: ARSOCK_VERSION_* of the header this package was released with (equal to __version__).
 VERSION_STRING = __version__
@@ -110,4 +118,7 @@ __all__ = [
     "ProtocolError",
     "StateError",
     "WouldBlock",
+    "NotFoundError",
 ]
+__all__ += _session.__all__
+__all__ += _poses.__all__
