@@ -12,6 +12,9 @@ from _support import CARGO_TOML, HEADER, arsock
 from arsock import _ffi
 
 # C type (without const/struct, spaces normalised) -> the ctypes type the binding must use.
+# Element types of fixed arrays in header structs.
+ARRAY_ELEMENTS: Dict[str, object] = {"float": ctypes.c_float}
+
 C_TO_CTYPES: Dict[str, object] = {
     "void": None,
     "arsock_status": ctypes.c_int32,
@@ -114,11 +117,22 @@ class FunctionDrift(unittest.TestCase):
         parsed = []
         for f in fields:
             f = " ".join(f.replace("*", " * ").split())
+            am = re.match(r"^(.*?)\s*(\w+)\s*\[\s*(\d+)\s*\]$", f)  # float position[3]
+            if am:
+                parsed.append((am.group(2), (norm_type(am.group(1)), int(am.group(3)))))
+                continue
             fm = re.match(r"^(.*?)\s*(\w+)$", f)
+            self.assertIsNotNone(fm, f"cannot parse field {f!r} of {name}")
+            assert fm is not None
             parsed.append((fm.group(2), norm_type(fm.group(1))))
         self.assertEqual([n for n, _ in parsed], [n for n, _ in py._fields_])
         for (fname, ctype), (_, pytype) in zip(parsed, py._fields_):
-            self.assertIs(pytype, C_TO_CTYPES[ctype], fname)
+            if isinstance(ctype, tuple):  # a fixed array: element type and length
+                elem, length = ctype
+                self.assertIs(getattr(pytype, "_type_", None), ARRAY_ELEMENTS[elem], fname)
+                self.assertEqual(getattr(pytype, "_length_", None), length, fname)
+            else:
+                self.assertIs(pytype, C_TO_CTYPES[ctype], fname)
 
     def test_struct_arsock_buf(self) -> None:
         self.check_struct("arsock_buf", _ffi.arsock_buf)
