@@ -222,8 +222,11 @@ impl Shared {
             self.room.notify_all();
             room = st.pending() < self.queue_limit.load(Relaxed).max(1);
         }
-        if self.closed.load(Acquire) {
-            self.linger(r, st);
+        // The linger starts when `close_send_side` has set its deadline (under this lock), not
+        // when `closed` is set: `close` sets the flag first and takes this lock only after, so
+        // a drive in between must carry on as if open (`close_send_side` posts the next one).
+        if let Some(until) = st.linger_until {
+            self.linger(r, st, until);
             return false;
         }
         if st.pending() > 0 && st.broken().is_none() {
@@ -245,9 +248,8 @@ impl Shared {
     /// After `close`: finish writing the queue, send FIN, and hold the socket until the peer
     /// acknowledged everything or the linger ran out; then release it. Checks back off from
     /// 2 ms to 256 ms, so a thousand lingering connections cost little.
-    fn linger(self: &Arc<Self>, r: &Reactor, st: &mut SendState) {
+    fn linger(self: &Arc<Self>, r: &Reactor, st: &mut SendState, until: Instant) {
         let now = Instant::now();
-        let until = *st.linger_until.get_or_insert(now);
         if st.pending() > 0 && (now >= until || st.broken().is_some()) {
             let rest = st.pending();
             st.advance(rest); // linger over: drop what is left

@@ -364,6 +364,12 @@ impl Shared {
         if self.closed.swap(true, AcqRel) {
             return;
         }
+        self.finish_close();
+    }
+
+    /// The rest of `close`, once this call has set `closed`. The I/O thread may run between
+    /// the two (and sees `closed` before the close-linger has started).
+    fn finish_close(self: &Arc<Self>) {
         if self.check_fork().is_err() {
             // A forked child: take no lock (a parent thread may have held one at fork time)
             // and do not shut the socket down (that would end the parent's connection). Close
@@ -380,3 +386,6 @@ impl Shared {
         self.close_send_side();
     }
 }
+
+#[cfg(test)]
+mod tests;
