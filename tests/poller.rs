@@ -352,6 +352,13 @@ fn out_is_reported_while_the_send_queue_is_below_its_limit() {
     assert_eq!(wait_ok(p, 4), vec![(client, ARSOCK_POLL_OUT)]);
     // Fill the queue (the peer does not read): OUT stops.
     ok(arsock_client_set_send_timeout(client, 0));
+    // First give the kernel more than its buffers can ever hold (loopback buffers grow to tens
+    // of MiB on some machines), so that what stays queued cannot drain while we look.
+    ok(arsock_client_set_send_queue_limit(client, 128 << 20));
+    let big = vec![7u8; 1 << 20];
+    for _ in 0..64 {
+        ok(arsock_client_send_msg(client, big.as_ptr(), big.len()));
+    }
     ok(arsock_client_set_send_queue_limit(client, 64 * 1024));
     let chunk = vec![7u8; 16 * 1024];
     // The I/O thread keeps writing the queue while the OS takes more (its buffers grow for a
