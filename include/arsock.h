@@ -26,6 +26,31 @@
 #define ARSOCK_WAIT_FOREVER -1
 
 /**
+ * Default `max_peers_per_room`.
+ */
+#define ARSOCK_HUB_DEFAULT_MAX_PEERS 32
+
+/**
+ * Largest `max_peers_per_room`.
+ */
+#define ARSOCK_HUB_MAX_PEERS 256
+
+/**
+ * Default `heartbeat_ms`.
+ */
+#define ARSOCK_HUB_DEFAULT_HEARTBEAT_MS 500
+
+/**
+ * Default `stale_after_ms`.
+ */
+#define ARSOCK_HUB_DEFAULT_STALE_AFTER_MS 2500
+
+/**
+ * Default `resume_grace_ms`.
+ */
+#define ARSOCK_HUB_DEFAULT_RESUME_GRACE_MS 30000
+
+/**
  * Largest message a new connection sends and accepts: 16 MiB.
  */
 #define ARSOCK_DEFAULT_MAX_MESSAGE ((16 * 1024) * 1024)
@@ -44,6 +69,183 @@
  * Default frame timeout (see `arsock_client_set_frame_timeout`).
  */
 #define ARSOCK_DEFAULT_FRAME_TIMEOUT_MS 30000
+
+/**
+ * This session joined its room; `peer` is its own id. The snapshot's events follow.
+ */
+#define ARSOCK_EVENT_JOINED 1
+
+/**
+ * The hub refused the session (`reason`); the session is over.
+ */
+#define ARSOCK_EVENT_REJECTED 2
+
+/**
+ * A peer is in the room (snapshot) or joined it.
+ */
+#define ARSOCK_EVENT_PEER_JOINED 3
+
+/**
+ * A peer went silent or lost its link; it may resume.
+ */
+#define ARSOCK_EVENT_PEER_STALE 4
+
+/**
+ * A stale peer was heard again.
+ */
+#define ARSOCK_EVENT_PEER_RESUMED 5
+
+/**
+ * A peer left (`reason`).
+ */
+#define ARSOCK_EVENT_PEER_LEFT 6
+
+/**
+ * A reliable message from `peer`; read it with `arsock_session_read(payload)`.
+ */
+#define ARSOCK_EVENT_MESSAGE 7
+
+/**
+ * A state key changed (`payload` = the key; value via `arsock_session_get_state`).
+ */
+#define ARSOCK_EVENT_STATE_CHANGED 8
+
+/**
+ * The link to the hub ended (`reason`); with flag ARSOCK_DISCONNECTED_RESUMING the session
+ * reconnects on its own, otherwise it is over.
+ */
+#define ARSOCK_EVENT_DISCONNECTED 9
+
+/**
+ * The session resumed (same peer id); `size` = messages the hub had to drop meanwhile.
+ */
+#define ARSOCK_EVENT_RECONNECTED 10
+
+/**
+ * Reserved: a blob is available (poses/clock/blobs issue).
+ */
+#define ARSOCK_EVENT_BLOB_AVAILABLE 11
+
+/**
+ * No reason.
+ */
+#define ARSOCK_REASON_NONE 0
+
+/**
+ * This side closed.
+ */
+#define ARSOCK_REASON_LOCAL_CLOSE 1
+
+/**
+ * The other side closed cleanly.
+ */
+#define ARSOCK_REASON_REMOTE_CLOSE 2
+
+/**
+ * Silent too long, or the resume grace ended.
+ */
+#define ARSOCK_REASON_TIMEOUT 3
+
+/**
+ * Removed by the hub.
+ */
+#define ARSOCK_REASON_KICKED 4
+
+/**
+ * The room is full.
+ */
+#define ARSOCK_REASON_ROOM_FULL 5
+
+/**
+ * Incompatible protocol version.
+ */
+#define ARSOCK_REASON_VERSION 6
+
+/**
+ * Missing or wrong token.
+ */
+#define ARSOCK_REASON_AUTH 7
+
+/**
+ * Malformed or unexpected frames.
+ */
+#define ARSOCK_REASON_PROTOCOL 8
+
+/**
+ * The connection failed or broke.
+ */
+#define ARSOCK_REASON_NETWORK 9
+
+/**
+ * The hub was closed.
+ */
+#define ARSOCK_REASON_HUB_SHUTDOWN 10
+
+/**
+ * The peer's queue stayed over its limit too long (it resumes on its own).
+ */
+#define ARSOCK_REASON_SLOW_PEER 11
+
+/**
+ * First reason value reserved for applications.
+ */
+#define ARSOCK_REASON_APP_MIN 1000
+
+/**
+ * Last reason value reserved for applications.
+ */
+#define ARSOCK_REASON_APP_MAX 1999
+
+/**
+ * STATE_CHANGED flag: the key was deleted.
+ */
+#define ARSOCK_STATE_DELETED 1
+
+/**
+ * DISCONNECTED flag: the session is reconnecting (RECONNECTED or a final DISCONNECTED follows).
+ */
+#define ARSOCK_DISCONNECTED_RESUMING 2
+
+/**
+ * MESSAGE flag: sent to this peer alone, not to everyone.
+ */
+#define ARSOCK_MESSAGE_DIRECT 4
+
+/**
+ * Largest reliable message (`arsock_session_send`): 256 KiB.
+ */
+#define ARSOCK_SESSION_MAX_MESSAGE (256 * 1024)
+
+/**
+ * Largest state value: 64 KiB.
+ */
+#define ARSOCK_SESSION_MAX_VALUE (64 * 1024)
+
+/**
+ * Longest state key: 255 bytes.
+ */
+#define ARSOCK_SESSION_MAX_KEY 255
+
+/**
+ * Most keys in a room's state.
+ */
+#define ARSOCK_SESSION_MAX_KEYS 4096
+
+/**
+ * Longest room name: 64 bytes.
+ */
+#define ARSOCK_SESSION_MAX_ROOM 64
+
+/**
+ * Longest peer name: 64 bytes.
+ */
+#define ARSOCK_SESSION_MAX_NAME 64
+
+/**
+ * Bytes of sent messages and state writes a session keeps until the hub acknowledges them
+ * (beyond it: ARSOCK_ERR_WOULD_BLOCK); the hub keeps as much per peer.
+ */
+#define ARSOCK_SESSION_QUEUE_LIMIT (1024 * 1024)
 
 /**
  * Version of the C ABI. It changes whenever a signature, struct layout or status value
@@ -125,6 +327,11 @@ enum arsock_status
    * Non-blocking send (send timeout 0): the send queue is full; nothing was queued.
    */
   ARSOCK_ERR_WOULD_BLOCK = -14,
+  /**
+   * The peer, state key or payload id does not exist (a payload id is valid only until
+   * the next poll).
+   */
+  ARSOCK_ERR_NOT_FOUND = -15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -140,6 +347,45 @@ typedef int32_t arsock_status;
 typedef uint64_t arsock_handle;
 
 /**
+ * Settings of `arsock_hub_start`. Zeroed fields mean defaults, so
+ * `arsock_hub_config cfg = { sizeof cfg };` is a valid default config.
+ */
+typedef struct arsock_hub_config {
+  /**
+   * sizeof(arsock_hub_config), so the struct can grow.
+   */
+  uint32_t struct_size;
+  /**
+   * Bind address; NULL = "0.0.0.0".
+   */
+  const char *host;
+  /**
+   * 0 = any free port (see `arsock_hub_local_port`).
+   */
+  uint16_t port;
+  /**
+   * 0 = 32; at most 256.
+   */
+  uint32_t max_peers_per_room;
+  /**
+   * Heartbeat interval on an idle link; 0 = 500.
+   */
+  int32_t heartbeat_ms;
+  /**
+   * Silence after which a peer is announced PEER_STALE; 0 = 2500; must exceed heartbeat_ms.
+   */
+  int32_t stale_after_ms;
+  /**
+   * How long a peer that lost its link may resume; 0 = 30000; -1 = no grace: leave at once.
+   */
+  int32_t resume_grace_ms;
+  /**
+   * Sessions must present this token (NUL-terminated); NULL = no auth.
+   */
+  const char *token;
+} arsock_hub_config;
+
+/**
  * One message for `arsock_client_send_msgs`: `len` bytes at `data` (`(NULL, 0)` is empty).
  */
 typedef struct arsock_buf {
@@ -152,6 +398,62 @@ typedef struct arsock_buf {
    */
   size_t len;
 } arsock_buf;
+
+/**
+ * Settings of `arsock_session_open`. Zeroed fields mean defaults.
+ */
+typedef struct arsock_session_config {
+  /**
+   * sizeof(arsock_session_config), so the struct can grow.
+   */
+  uint32_t struct_size;
+  /**
+   * Token for a hub started with one (NUL-terminated); NULL = none.
+   */
+  const char *token;
+  /**
+   * Name shown to other peers (NUL-terminated, ≤ 64 bytes); NULL = "".
+   */
+  const char *name;
+  /**
+   * Limit for connecting and joining; 0 = 5000.
+   */
+  int32_t connect_timeout_ms;
+} arsock_session_config;
+
+/**
+ * One thing that happened in a session (see ARSOCK_EVENT_*).
+ */
+typedef struct arsock_event {
+  /**
+   * ARSOCK_EVENT_*.
+   */
+  uint32_t kind;
+  /**
+   * The peer concerned (sender of a MESSAGE, writer of a state change); 0 = the hub.
+   */
+  uint32_t peer;
+  /**
+   * ARSOCK_REASON_* for REJECTED, PEER_LEFT, DISCONNECTED; else 0.
+   */
+  int32_t reason;
+  /**
+   * ARSOCK_STATE_DELETED, ARSOCK_DISCONNECTED_RESUMING, ARSOCK_MESSAGE_DIRECT.
+   */
+  uint32_t flags;
+  /**
+   * Id for `arsock_session_read` (MESSAGE body, STATE_CHANGED key); 0 if none.
+   */
+  uint64_t payload;
+  /**
+   * Payload size in bytes (RECONNECTED: messages the hub dropped).
+   */
+  uint64_t size;
+  /**
+   * Hub time the event was produced, in microseconds.
+   */
+  int64_t time_us;
+} arsock_event;
 
 #ifdef __cplusplus
 extern "C" {
@@ -281,6 +583,43 @@ arsock_status arsock_client_set_frame_timeout(arsock_handle client, int32_t time
  * closing twice is this error, never a crash); ARSOCK_ERR_PANIC.
  */
 arsock_status arsock_close(arsock_handle handle);
+
+/**
+ * Fill `cfg` with `struct_size` and the documented defaults (host NULL, port 0, 32 peers,
+ * 500 / 2500 / 30000 ms, no token). NULL is ignored. Never blocks; any thread.
+ *
+ * # Safety
+ * `cfg` is NULL or points to writable memory for one `arsock_hub_config`.
+ */
+void arsock_hub_config_init(struct arsock_hub_config *cfg);
+
+/**
+ * Start a session hub: listening on return, serving on arsock's I/O thread.
+ *
+ * `cfg` may be NULL (defaults: all addresses, any free port). Rooms are created on first
+ * join and removed 30 s after their last peer left. Close with `arsock_close(hub)`: every
+ * peer gets DISCONNECTED(HUB_SHUTDOWN). Never blocks beyond binding. Any thread.
+ *
+ * Returns ARSOCK_OK and `*out_hub`; ARSOCK_ERR_INVALID_ARGUMENT (NULL `out_hub`, wrong
+ * `struct_size`, out-of-range values: more than 256 peers, negative times, grace below -1,
+ * stale_after_ms not above heartbeat_ms, bad UTF-8); ARSOCK_ERR_ADDRESS;
+ * ARSOCK_ERR_ADDRESS_IN_USE; ARSOCK_ERR_IO; ARSOCK_ERR_PANIC.
+ *
+ * # Safety
+ * `cfg` is NULL or a valid config whose strings are NUL-terminated; `out_hub` is writable.
+ */
+arsock_status arsock_hub_start(const struct arsock_hub_config *cfg, arsock_handle *out_hub);
+
+/**
+ * The port the hub listens on (the one chosen for port 0).
+ *
+ * Never blocks; any thread. Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (NULL
+ * `out_port`); ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_PANIC.
+ *
+ * # Safety
+ * `out_port` is writable.
+ */
+arsock_status arsock_hub_local_port(arsock_handle hub, uint16_t *out_port);
 
 /**
  * A readable description of the last failed arsock call on the calling thread, including
@@ -453,6 +792,171 @@ arsock_status arsock_server_accept(arsock_handle server,
  * ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_PANIC.
  */
 arsock_status arsock_server_local_port(arsock_handle server, uint16_t *out_port);
+
+/**
+ * Fill `cfg` with `struct_size` and the defaults (no token, name "", 5000 ms). NULL is
+ * ignored. Never blocks; any thread.
+ *
+ * # Safety
+ * `cfg` is NULL or points to writable memory for one `arsock_session_config`.
+ */
+void arsock_session_config_init(struct arsock_session_config *cfg);
+
+/**
+ * Open a session: connect to the hub at `host:port` and join `room` (1–64 bytes of UTF-8).
+ *
+ * Returns at once; JOINED (then one PEER_JOINED per present peer and one STATE_CHANGED per
+ * key), REJECTED(reason), or DISCONNECTED(NETWORK) within `connect_timeout_ms` arrives as an
+ * event. After the first JOINED a broken link is resumed on its own (backoff 100 ms to 2 s,
+ * for the hub's grace period). `cfg` may be NULL (defaults). Close with `arsock_close`:
+ * others see PEER_LEFT(REMOTE_CLOSE) at once. Any thread; resolving a host name may block.
+ *
+ * Returns ARSOCK_OK and `*out_session`; ARSOCK_ERR_INVALID_ARGUMENT (NULL pointers, room
+ * empty or over 64 bytes, name over 64 bytes, bad UTF-8, wrong `struct_size`, negative
+ * timeout); ARSOCK_ERR_ADDRESS; ARSOCK_ERR_IO; ARSOCK_ERR_PANIC.
+ *
+ * # Safety
+ * `host` and `room` are NUL-terminated strings; `cfg` is NULL or a valid config;
+ * `out_session` is writable.
+ */
+arsock_status arsock_session_open(const char *host,
+                                  uint16_t port,
+                                  const char *room,
+                                  const struct arsock_session_config *cfg,
+                                  arsock_handle *out_session);
+
+/**
+ * Wait up to `timeout_ms` (-1 forever, 0 no wait) for events and copy up to `cap` of them,
+ * oldest first, to `out`; `*out_n` = how many.
+ *
+ * Payload ids of the events returned stay readable with `arsock_session_read` until the next
+ * poll on this session. Events keep coming after the session is over (its last event says
+ * why). Blocks up to `timeout_ms`. Any thread; concurrent polls are serialised and each
+ * honours its own timeout.
+ *
+ * Returns ARSOCK_OK; ARSOCK_ERR_TIMEOUT (nothing within the timeout); ARSOCK_ERR_INVALID_ARGUMENT
+ * (NULL `out` or `out_n`, `cap` 0, timeout below -1); ARSOCK_ERR_INVALID_HANDLE;
+ * ARSOCK_ERR_CLOSED (the handle was closed during the call); ARSOCK_ERR_PANIC.
+ *
+ * # Safety
+ * `out` points to `cap` writable events; `out_n` is writable.
+ */
+arsock_status arsock_session_poll(arsock_handle s,
+                                  struct arsock_event *out,
+                                  size_t cap,
+                                  int32_t timeout_ms,
+                                  size_t *out_n);
+
+/**
+ * Copy the payload `payload` (an id from an event of the last poll) into `buf`.
+ *
+ * Never blocks; any thread. Returns ARSOCK_OK and `*out_len`; ARSOCK_ERR_BUFFER_TOO_SMALL
+ * (`*out_len` = size needed; the payload stays readable); ARSOCK_ERR_NOT_FOUND (the id is not
+ * from the last poll); ARSOCK_ERR_INVALID_ARGUMENT (NULL `out_len`, NULL `buf` with `cap` > 0);
+ * ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_PANIC.
+ *
+ * # Safety
+ * `buf` has `cap` writable bytes (`(NULL, 0)` is allowed); `out_len` is writable.
+ */
+arsock_status arsock_session_read(arsock_handle s,
+                                  uint64_t payload,
+                                  uint8_t *buf,
+                                  size_t cap,
+                                  size_t *out_len);
+
+/**
+ * Send a reliable, ordered message of `len` bytes to peer `to_peer`, or to every other peer
+ * of the room with `to_peer` 0 (never back to the sender). The data is copied.
+ *
+ * Delivered exactly once, in order per sender, across link breaks and resumes. Never blocks
+ * (the message is queued; written at once when the socket takes it). Any thread.
+ *
+ * Returns ARSOCK_OK; ARSOCK_ERR_NOT_FOUND (no such peer in the room); ARSOCK_ERR_INVALID_ARGUMENT
+ * (NULL `data` with `len` > 0; `to_peer` is this session); ARSOCK_ERR_MESSAGE_TOO_LARGE (over
+ * ARSOCK_SESSION_MAX_MESSAGE); ARSOCK_ERR_WOULD_BLOCK (ARSOCK_SESSION_QUEUE_LIMIT bytes wait
+ * for the hub's acknowledgement; nothing queued); ARSOCK_ERR_STATE (not joined yet);
+ * ARSOCK_ERR_CLOSED (the session is over); ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_PANIC.
+ *
+ * # Safety
+ * `data` has `len` readable bytes (`(NULL, 0)` is an empty message).
+ */
+arsock_status arsock_session_send(arsock_handle s,
+                                  uint32_t to_peer,
+                                  const uint8_t *data,
+                                  size_t len);
+
+/**
+ * Set state key `key` (1–255 bytes of UTF-8) of the room to `len` bytes of `value` (≤ 64 KiB;
+ * copied). Last writer wins in the hub's order; every peer, this one included, sees
+ * STATE_CHANGED once the hub applied it (`arsock_session_get_state` shows it from then on).
+ *
+ * Never blocks; any thread. Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (bad key, value
+ * over 64 KiB, NULL `value` with `len` > 0); ARSOCK_ERR_STATE (not joined yet, or a new key
+ * while the room has 4096); ARSOCK_ERR_WOULD_BLOCK; ARSOCK_ERR_CLOSED;
+ * ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_PANIC.
+ *
+ * # Safety
+ * `key` is NUL-terminated; `value` has `len` readable bytes.
+ */
+arsock_status arsock_session_set_state(arsock_handle s,
+                                       const char *key,
+                                       const uint8_t *value,
+                                       size_t len);
+
+/**
+ * Delete state key `key`; peers see STATE_CHANGED with flag ARSOCK_STATE_DELETED (nothing
+ * if the key does not exist). Statuses as `arsock_session_set_state`.
+ *
+ * # Safety
+ * `key` is NUL-terminated.
+ */
+arsock_status arsock_session_delete_state(arsock_handle s, const char *key);
+
+/**
+ * Copy the value of state key `key`, as last received from the hub, into `buf`.
+ *
+ * Never blocks; any thread. Returns ARSOCK_OK and `*out_len`; ARSOCK_ERR_NOT_FOUND (no such
+ * key); ARSOCK_ERR_BUFFER_TOO_SMALL (`*out_len` = size needed); ARSOCK_ERR_INVALID_ARGUMENT;
+ * ARSOCK_ERR_CLOSED (the session is over); ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_PANIC.
+ *
+ * # Safety
+ * `key` is NUL-terminated; `buf` has `cap` writable bytes; `out_len` is writable.
+ */
+arsock_status arsock_session_get_state(arsock_handle s,
+                                       const char *key,
+                                       uint8_t *buf,
+                                       size_t cap,
+                                       size_t *out_len);
+
+/**
+ * This session's peer id in its room (≥ 1; the same after a resume).
+ *
+ * Never blocks; any thread. Returns ARSOCK_OK; ARSOCK_ERR_STATE (before JOINED);
+ * ARSOCK_ERR_CLOSED (the session is over); ARSOCK_ERR_INVALID_ARGUMENT; ARSOCK_ERR_INVALID_HANDLE;
+ * ARSOCK_ERR_PANIC.
+ *
+ * # Safety
+ * `out_peer` is writable.
+ */
+arsock_status arsock_session_peer_id(arsock_handle s, uint32_t *out_peer);
+
+/**
+ * Copy the name of peer `peer` (this session's own name for its own id) into `buf`, as
+ * UTF-8 bytes without a terminating NUL.
+ *
+ * Never blocks; any thread. Returns ARSOCK_OK and `*out_len`; ARSOCK_ERR_NOT_FOUND (no such
+ * peer); ARSOCK_ERR_BUFFER_TOO_SMALL (`*out_len` = size needed); ARSOCK_ERR_STATE (before
+ * JOINED); ARSOCK_ERR_CLOSED; ARSOCK_ERR_INVALID_ARGUMENT; ARSOCK_ERR_INVALID_HANDLE;
+ * ARSOCK_ERR_PANIC.
+ *
+ * # Safety
+ * `buf` has `cap` writable bytes; `out_len` is writable.
+ */
+arsock_status arsock_session_peer_name(arsock_handle s,
+                                       uint32_t peer,
+                                       uint8_t *buf,
+                                       size_t cap,
+                                       size_t *out_len);
 
 /**
  * A short static description of `status`, for logs.

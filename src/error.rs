@@ -46,6 +46,9 @@ pub enum Error {
     /// The peer broke the framing; the connection has been closed.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The named thing (peer, state key, payload id) does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
     /// Non-blocking send: the send queue is full; nothing of the message was queued.
     #[error("send queue full ({queued} bytes queued, limit {limit}); nothing was queued")]
     WouldBlock {

@@ -27,6 +27,8 @@ mod net;
 pub(crate) mod reactor;
 pub mod registry;
 mod server;
+/// cbindgen:ignore
+pub mod session;
 mod sys;
 mod timeout;
 

@@ -5,6 +5,7 @@ use crate::conn::Connection;
 use crate::error::Error;
 use crate::registry::Registry;
 use crate::server::Server;
+use crate::session::{Hub, Session};
 use std::cell::RefCell;
 use std::sync::{Arc, Weak};
 
@@ -12,6 +13,8 @@ use std::sync::{Arc, Weak};
 pub(crate) enum Object {
     Server(Arc<Server>),
     Client(Arc<Connection>),
+    Hub(Arc<Hub>),
+    Session(Arc<Session>),
 }
 
 static HANDLES: Registry<Object> = Registry::new();
@@ -31,9 +34,33 @@ fn missing(h: arsock_handle) -> FfiError {
 pub(crate) fn server(h: arsock_handle) -> Result<Arc<Server>, FfiError> {
     match HANDLES.get(h) {
         Some(Object::Server(s)) => Ok(s),
-        Some(Object::Client(_)) => Err(FfiError::InvalidHandle(format!(
-            "handle {h:#x} is a client, not a server"
-        ))),
+        Some(other) => Err(wrong_kind(h, &other, "a server")),
+        None => Err(missing(h)),
+    }
+}
+
+fn wrong_kind(h: arsock_handle, obj: &Object, wanted: &str) -> FfiError {
+    let is = match obj {
+        Object::Server(_) => "a server",
+        Object::Client(_) => "a client",
+        Object::Hub(_) => "a hub",
+        Object::Session(_) => "a session",
+    };
+    FfiError::InvalidHandle(format!("handle {h:#x} is {is}, not {wanted}"))
+}
+
+pub(crate) fn hub(h: arsock_handle) -> Result<Arc<Hub>, FfiError> {
+    match HANDLES.get(h) {
+        Some(Object::Hub(hub)) => Ok(hub),
+        Some(other) => Err(wrong_kind(h, &other, "a hub")),
+        None => Err(missing(h)),
+    }
+}
+
+pub(crate) fn session(h: arsock_handle) -> Result<Arc<Session>, FfiError> {
+    match HANDLES.get(h) {
+        Some(Object::Session(s)) => Ok(s),
+        Some(other) => Err(wrong_kind(h, &other, "a session")),
         None => Err(missing(h)),
     }
 }
@@ -65,9 +92,7 @@ pub(crate) fn client(h: arsock_handle) -> Result<Arc<Connection>, FfiError> {
             let _ = LAST_CLIENT.try_with(|last| *last.borrow_mut() = (h, Arc::downgrade(&c)));
             Ok(c)
         }
-        Some(Object::Server(_)) => Err(FfiError::InvalidHandle(format!(
-            "handle {h:#x} is a server, not a client"
-        ))),
+        Some(other) => Err(wrong_kind(h, &other, "a client")),
         None => Err(missing(h)),
     }
 }
@@ -77,6 +102,8 @@ pub(crate) fn close(h: arsock_handle) -> Result<(), FfiError> {
     match HANDLES.remove_if(h, |_| true) {
         Some(Object::Server(s)) => s.close(),
         Some(Object::Client(c)) => c.close(),
+        Some(Object::Hub(hub)) => hub.close(),
+        Some(Object::Session(s)) => s.close(),
         None => return Err(missing(h)),
     }
     Ok(())

@@ -9,19 +9,23 @@
 
 mod client;
 mod handles;
+mod hub;
 mod last_error;
 mod message;
 mod pose;
 mod server;
+mod session;
 mod status;
 mod version;
 
 pub use client::*;
 pub use handles::arsock_close;
+pub use hub::*;
 pub use last_error::arsock_last_error_message;
 pub use message::*;
 pub use pose::arsock_pose;
 pub use server::*;
+pub use session::*;
 pub use status::{arsock_status, arsock_status_str};
 pub use version::*;
 

@@ -44,12 +44,15 @@ pub enum arsock_status {
     ARSOCK_ERR_PROTOCOL = -13,
     /// Non-blocking send (send timeout 0): the send queue is full; nothing was queued.
     ARSOCK_ERR_WOULD_BLOCK = -14,
+    /// The peer, state key or payload id does not exist (a payload id is valid only until
+    /// the next poll).
+    ARSOCK_ERR_NOT_FOUND = -15,
 }
 
 use arsock_status::*;
 
 impl arsock_status {
-    const ALL: [arsock_status; 15] = [
+    const ALL: [arsock_status; 16] = [
         ARSOCK_OK,
         ARSOCK_ERR_INVALID_ARGUMENT,
         ARSOCK_ERR_INVALID_HANDLE,
@@ -65,6 +68,7 @@ impl arsock_status {
         ARSOCK_ERR_MESSAGE_TOO_LARGE,
         ARSOCK_ERR_PROTOCOL,
         ARSOCK_ERR_WOULD_BLOCK,
+        ARSOCK_ERR_NOT_FOUND,
     ];
 
     /// The status with this numeric value, if there is one.
@@ -89,6 +93,7 @@ impl arsock_status {
             ARSOCK_ERR_MESSAGE_TOO_LARGE => c"message too large",
             ARSOCK_ERR_PROTOCOL => c"protocol error",
             ARSOCK_ERR_WOULD_BLOCK => c"send queue full",
+            ARSOCK_ERR_NOT_FOUND => c"not found",
         }
     }
 }
@@ -108,6 +113,7 @@ impl From<&Error> for arsock_status {
             Error::MessageTooLarge { .. } => ARSOCK_ERR_MESSAGE_TOO_LARGE,
             Error::Protocol(_) => ARSOCK_ERR_PROTOCOL,
             Error::WouldBlock { .. } => ARSOCK_ERR_WOULD_BLOCK,
+            Error::NotFound(_) => ARSOCK_ERR_NOT_FOUND,
         }
     }
 }
