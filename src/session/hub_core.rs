@@ -122,6 +122,7 @@ pub struct HubCore {
     closed: Vec<(ConnId, Outbox)>,
     keys: std::collections::hash_map::RandomState,
     key_counter: u64,
+    obs: observe::Observer,
 }
 
 impl HubCore {
@@ -135,6 +136,7 @@ impl HubCore {
             closed: Vec::new(),
             keys: Default::default(),
             key_counter: 0,
+            obs: Default::default(),
         }
     }
 
@@ -225,6 +227,8 @@ impl HubCore {
 
     /// Refuse a connection's HELLO and close it.
     fn reject(&mut self, id: ConnId, reason: i32, text: &str, now: Instant) {
+        let no_room: Arc<str> = Arc::from("");
+        (self.obs).with_reason(ObservedKind::Rejected, &no_room, 0, "", reason, text.into());
         self.push(id, wire::encode(&Frame::Reject { reason, text }), true, now);
         self.end_conn(id, None);
     }
@@ -254,6 +258,15 @@ impl HubCore {
             self.remove_peer(room, peer, reason::TIMEOUT, now);
         } else if !p.stale {
             p.stale = true;
+            let text = "connection ended".to_string();
+            (self.obs).with_reason(
+                ObservedKind::Stale,
+                room,
+                peer,
+                &p.name,
+                reason::NETWORK,
+                text,
+            );
             self.announce(room, peer, peer_what::STALE, reason::NONE, now);
         }
     }
@@ -328,6 +341,7 @@ impl HubCore {
         p.last_heard = now;
         if p.stale {
             p.stale = false;
+            self.obs.event(ObservedKind::Resumed, room, peer, &p.name);
             self.announce(room, peer, peer_what::RESUMED, reason::NONE, now);
         }
     }
@@ -436,6 +450,7 @@ impl HubCore {
         if let Some(c) = self.conns.get_mut(&id) {
             c.peer = Some((room.clone(), peer));
         }
+        self.obs.event(ObservedKind::Joined, &room, peer, h.name);
         self.welcome(id, &room, peer, 0, false, now);
         self.announce(&room, peer, peer_what::JOINED, reason::NONE, now);
     }
@@ -472,6 +487,8 @@ impl HubCore {
             return self.reject(id, reason::PROTOCOL, &text, now);
         }
         let old = p.conn.replace(id);
+        self.obs
+            .event(ObservedKind::Reconnected, &room, peer, &p.name);
         while p.acked < h.ack {
             if let Some(f) = p.retained.pop_front() {
                 p.retained_bytes -= f.len();
@@ -602,6 +619,7 @@ impl HubCore {
         let Some(p) = r.peers.remove(&peer) else {
             return;
         };
+        (self.obs).with_reason(ObservedKind::Left, room, peer, &p.name, why, String::new());
         if r.peers.is_empty() {
             r.empty_since = Some(now);
         }
@@ -646,6 +664,7 @@ impl HubCore {
         }
         p.retained.push_back(f.clone());
         p.retained_bytes += f.len();
+        self.obs.queued(p.retained_bytes);
         if p.retained_bytes > limit && p.over_since.is_none() {
             p.over_since = Some(now);
         }
@@ -661,6 +680,7 @@ impl HubCore {
         })
         .into();
         if to != 0 {
+            self.obs.message(usize::from(to != from));
             if to != from {
                 self.deliver(room, to, &f, now);
             }
@@ -670,6 +690,7 @@ impl HubCore {
             Some(r) => r.peers.keys().copied().filter(|&p| p != from).collect(),
             None => return,
         };
+        self.obs.message(targets.len());
         for t in targets {
             self.deliver(room, t, &f, now);
         }
@@ -706,6 +727,7 @@ impl HubCore {
         } else {
             return; // the room's state is full: the write is ignored (sessions check first)
         }
+        self.obs.state_write();
         let f: Bytes = wire::encode(&Frame::State {
             flags: if deleted { state_flag::DELETED } else { 0 },
             writer,
@@ -761,7 +783,7 @@ impl HubCore {
             }
             if !p.stale && silent >= cfg.stale_after {
                 p.stale = true;
-                stale.push(id);
+                stale.push((id, p.name.clone(), silent));
             }
             let Some(c) = p.conn else { continue };
             let too_slow = p
@@ -784,10 +806,26 @@ impl HubCore {
         for (c, count) in acks {
             self.push(c, wire::encode(&Frame::Ack { count }), true, now);
         }
-        for id in stale {
+        for (id, name, silent) in stale {
+            let text = format!("silent for {} ms", silent.as_millis());
+            (self.obs).with_reason(ObservedKind::Stale, room, id, &name, reason::TIMEOUT, text);
             self.announce(room, id, peer_what::STALE, reason::NONE, now);
         }
         for (id, c) in slow {
+            let (name, queued) = self
+                .rooms
+                .get(room)
+                .and_then(|r| r.peers.get(&id))
+                .map_or((String::new(), 0), |p| (p.name.clone(), p.retained_bytes));
+            let text = format!("{queued} bytes queued");
+            (self.obs).with_reason(
+                ObservedKind::SlowPeer,
+                room,
+                id,
+                &name,
+                reason::SLOW_PEER,
+                text,
+            );
             self.end_conn(c, Some(reason::SLOW_PEER));
             self.link_lost(room, id, c, now);
         }
@@ -806,6 +844,9 @@ impl HubCore {
         self.rooms.clear();
     }
 }
+
+pub mod observe;
+use observe::ObservedKind;
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! The hub on the library's I/O thread: a listener and its connections registered with the
 //! reactor, bytes fed to [`HubCore`], outboxes written back, a housekeeping tick.
 
+use super::hub_core::observe::{HubObservation, ObservedEvent};
 use super::hub_core::{ConnId, HubConfig, HubCore};
 use super::stream::{Flow, FrameReader, Outbox};
 use super::{wire, TICK};
@@ -127,6 +128,16 @@ impl Hub {
         self.shared.lock().core.room_peers(room)
     }
 
+    /// Rooms, peers, state and counters now (see [`HubCore::observe`]).
+    pub fn observe(&self) -> HubObservation {
+        self.shared.lock().core.observe(Instant::now())
+    }
+
+    /// Take up to `max` of the oldest presence events logged (joins, stale, leaves, rejects).
+    pub fn take_observed_events(&self, max: usize) -> Vec<ObservedEvent> {
+        self.shared.lock().core.take_observed_events(max)
+    }
+
     /// A room's state as key, writer, value (diagnostics and tests).
     pub fn room_state(&self, room: &str) -> Option<Vec<(String, u32, Vec<u8>)>> {
         self.shared.lock().core.room_state(room)
@@ -221,6 +232,7 @@ impl HubInner {
                 }
                 Ok(n) => {
                     let now = Instant::now();
+                    core.observer().bytes_in(n);
                     let fed = c.reader.feed(&scratch[..n], &mut |k, p| {
                         core.on_frame(id, k, p, now)?;
                         Ok::<_, super::hub_core::Violation>(Flow::Continue)
@@ -266,7 +278,9 @@ impl HubInner {
         }
         for (id, mut out) in self.core.take_closed() {
             if let Some(c) = self.conns.get_mut(&id) {
+                let before = out.len();
                 let _ = flush(&mut c.stream, &mut out);
+                self.core.observer().bytes_out(before - out.len());
                 let _ = c.stream.shutdown(std::net::Shutdown::Write);
             }
             self.drop_conn(id);
@@ -280,7 +294,11 @@ impl HubInner {
         if out.is_empty() {
             return;
         }
-        if flush(&mut c.stream, out).is_err() {
+        let before = out.len();
+        let flushed = flush(&mut c.stream, out);
+        let written = before - out.len();
+        self.core.observer().bytes_out(written);
+        if flushed.is_err() {
             self.core.on_closed(id, Instant::now());
             self.drop_conn(id);
         }
