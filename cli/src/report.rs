@@ -113,8 +113,13 @@ pub struct RunReport {
     pub pose_age: Option<Percentiles>,
     pub messages_sent: u64,
     pub messages_delivered: u64,
-    /// Reliable messages sent but never delivered (must be 0).
+    /// Copies of reliable messages that should have reached a device and never did (must
+    /// be 0; docs/CLI.md defines it exactly).
     pub messages_lost: u64,
+    /// Copies received twice or out of order (must be 0).
+    pub messages_duplicated: u64,
+    /// Round trip device → hub → device of the devices' status writes.
+    pub rtt: Option<Percentiles>,
     pub anchors_placed: u64,
 }
 
@@ -127,15 +132,23 @@ impl RunReport {
             ),
             None => "no poses received".to_string(),
         };
+        let rtt = match &self.rtt {
+            Some(p) => format!(
+                "RTT to the hub p50 {:.2} ms, p99 {:.2} ms",
+                p.p50_ms, p.p99_ms
+            ),
+            None => "no RTT measured".to_string(),
+        };
         format!(
             "{} devices for {:.1} s: {} poses sent; {age}\n\
-             messages: {} sent, {} delivered, {} lost; {} anchors placed",
+             messages: {} sent, {} delivered, {} lost, {} duplicated; {} anchors placed; {rtt}",
             self.devices,
             self.seconds,
             self.poses_sent,
             self.messages_sent,
             self.messages_delivered,
             self.messages_lost,
+            self.messages_duplicated,
             self.anchors_placed
         )
     }
@@ -239,6 +252,8 @@ mod tests {
             messages_sent: 12,
             messages_delivered: 84,
             messages_lost: 0,
+            messages_duplicated: 0,
+            rtt: None,
             anchors_placed: 3,
         };
         let t = r.text();

@@ -1,0 +1,640 @@
+//! Simulated devices (`arsock bots`, and the 8 of `arsock demo`): one session and one thread
+//! per device, each walking a [`Walker`] path around the room. What a device does, and what the
+//! report counts, is described in docs/CLI.md ("bots").
+//!
+//! A run has three phases. Joining: every device opens its session and waits until it has
+//! seen every other device of the fleet join, so that every message of the run has a known set
+//! of recipients. Running: each device broadcasts a small reliable message twice a second,
+//! writes its status (with its measured round-trip time) once a second, places an anchor every
+//! few seconds, and sends head poses when the library has them. Ending: each device
+//! broadcasts an END message carrying how many messages it sent, removes its status and
+//! anchors, and waits (bounded) for the END of every other device before it closes; then a
+//! receiver knows exactly which messages it should have seen.
+
+use crate::report::{Histogram, RunReport};
+use crate::sim::{device_name, Walker};
+use crate::Failure;
+use arsock::session::{event_flag, event_kind, Event, Session, SessionConfig};
+use arsock::Timeout;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// Width and depth of the simulated room, metres.
+pub const ROOM_SIZE: (f64, f64) = (8.0, 6.0);
+/// Reliable messages each device broadcasts per second.
+pub const MESSAGES_PER_S: f64 = 2.0;
+/// How often each device writes its status key.
+pub const STATUS_PERIOD: Duration = Duration::from_secs(1);
+/// Anchors each device keeps placed (the oldest is removed when it places another).
+pub const ANCHORS_KEPT: usize = 2;
+/// How long the end phase waits for the other devices' END messages.
+pub const END_WAIT: Duration = Duration::from_secs(5);
+
+const MAGIC: &[u8; 4] = b"ARSB";
+const KIND_CHAT: u8 = 1;
+const KIND_END: u8 = 2;
+const MSG_LEN: usize = 4 + 8 + 1 + 8 + 8;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct FleetConfig {
+    pub host: String,
+    pub port: u16,
+    pub room: String,
+    pub devices: u32,
+    pub hz: f64,
+    pub token: Option<String>,
+    /// Seeds the walkers' paths and the message ids of this run.
+    pub seed: u64,
+}
+
+/// Running totals, for the progress line.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub joined: AtomicUsize,
+    pub ready: AtomicUsize,
+    pub messages_sent: AtomicU64,
+    pub messages_received: AtomicU64,
+    pub poses_sent: AtomicU64,
+    pub poses_received: AtomicU64,
+    pub anchors_placed: AtomicU64,
+    pub reconnects: AtomicU64,
+}
+
+struct Shared {
+    cfg: FleetConfig,
+    run_id: u64,
+    /// Peer id of each device once joined (0 = not yet).
+    ids: Mutex<Vec<u32>>,
+    progress: Progress,
+    stop: AtomicBool,
+    /// The first fatal problem of any device.
+    failure: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn fail(&self, why: String) {
+        let mut f = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        if f.is_none() {
+            *f = Some(why);
+        }
+        self.stop.store(true, Ordering::Release);
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn ids(&self) -> Vec<u32> {
+        self.ids.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// What one device counted.
+#[derive(Default)]
+struct BotResult {
+    sent: u64,
+    /// Per sender device index: messages received, duplicates or out of order, END total.
+    received: HashMap<usize, (u64, u64, Option<u64>)>,
+    poses_sent: u64,
+    pose_age: Histogram,
+    rtt: Histogram,
+    anchors: u64,
+}
+
+/// A running fleet of simulated devices.
+pub struct Fleet {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<BotResult>>,
+    started: Instant,
+    running_since: Option<Instant>,
+}
+
+impl Fleet {
+    /// Open every device's session (joining happens in the background; see [`Fleet::wait_ready`]).
+    pub fn start(cfg: FleetConfig) -> Result<Fleet, Failure> {
+        let n = cfg.devices as usize;
+        let run_id = cfg.seed ^ arsock::session::now_us() as u64;
+        let shared = Arc::new(Shared {
+            cfg,
+            run_id,
+            ids: Mutex::new(vec![0; n]),
+            progress: Progress::default(),
+            stop: AtomicBool::new(false),
+            failure: Mutex::new(None),
+        });
+        let mut threads = Vec::with_capacity(n);
+        for i in 0..n {
+            let s = shared.clone();
+            let t = thread::Builder::new()
+                .name(format!("bot-{i}"))
+                .stack_size(256 * 1024)
+                .spawn(move || bot(&s, i))
+                .map_err(|e| Failure::new(format!("cannot start device thread {i}: {e}")));
+            match t {
+                Ok(t) => threads.push(t),
+                Err(f) => {
+                    shared.fail(f.message.clone());
+                    for t in threads {
+                        let _ = t.join();
+                    }
+                    return Err(f);
+                }
+            }
+        }
+        Ok(Fleet {
+            shared,
+            threads,
+            started: Instant::now(),
+            running_since: None,
+        })
+    }
+
+    /// Running totals.
+    pub fn progress(&self) -> &Progress {
+        &self.shared.progress
+    }
+
+    /// Wait until every device has joined and seen all the others; `interrupted` is checked
+    /// every 50 ms. Err: a device failed, the wait took longer than `timeout`, or it was
+    /// interrupted (then `Ok(false)`).
+    pub fn wait_ready(
+        &mut self,
+        timeout: Duration,
+        interrupted: impl Fn() -> bool,
+    ) -> Result<bool, Failure> {
+        let n = self.shared.cfg.devices as usize;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(f) = self.shared.failure() {
+                return Err(Failure::new(f));
+            }
+            if self.shared.progress.ready.load(Ordering::Acquire) == n {
+                self.running_since = Some(Instant::now());
+                return Ok(true);
+            }
+            if interrupted() {
+                return Ok(false);
+            }
+            if Instant::now() >= deadline {
+                let joined = self.shared.progress.joined.load(Ordering::Acquire);
+                let f = format!(
+                    "only {joined} of {n} devices joined room {:?} of {}:{} within {} s",
+                    self.shared.cfg.room,
+                    self.shared.cfg.host,
+                    self.shared.cfg.port,
+                    timeout.as_secs()
+                );
+                return Err(Failure::new(f));
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A device's fatal problem, if any happened.
+    pub fn failure(&self) -> Option<String> {
+        self.shared.failure()
+    }
+
+    /// Stop every device, wait for the end phase and count. Err only if a device failed (the
+    /// report of what was counted is then in the message's context: it is returned too).
+    pub fn finish(self) -> (RunReport, Option<String>) {
+        let seconds = self
+            .running_since
+            .map_or(0.0, |t| t.elapsed().as_secs_f64());
+        self.shared.stop.store(true, Ordering::Release);
+        let results: Vec<BotResult> = self
+            .threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or_default())
+            .collect();
+        let _ = self.started;
+        let mut pose_age = Histogram::new();
+        let mut rtt = Histogram::new();
+        let (mut delivered, mut lost, mut duplicated) = (0u64, 0u64, 0u64);
+        let mut missing_end = 0u64;
+        for (r, res) in results.iter().enumerate() {
+            pose_age.merge(&res.pose_age);
+            rtt.merge(&res.rtt);
+            for (s, sender) in results.iter().enumerate() {
+                if s == r {
+                    continue;
+                }
+                let (got, dup, end) = res.received.get(&s).copied().unwrap_or_default();
+                delivered += got;
+                duplicated += dup;
+                if end.is_none() {
+                    missing_end += 1;
+                }
+                // What the sender says it sent (its END), or else what it counted itself.
+                let expected = end.unwrap_or(sender.sent);
+                lost += expected.saturating_sub(got);
+            }
+        }
+        let report = RunReport {
+            devices: results.len() as u32,
+            seconds,
+            poses_sent: results.iter().map(|r| r.poses_sent).sum(),
+            pose_age: pose_age.summary(),
+            messages_sent: results.iter().map(|r| r.sent).sum(),
+            messages_delivered: delivered,
+            messages_lost: lost,
+            messages_duplicated: duplicated,
+            rtt: rtt.summary(),
+            anchors_placed: results.iter().map(|r| r.anchors).sum(),
+        };
+        let mut failure = self.shared.failure();
+        if failure.is_none() && missing_end > 0 {
+            failure = Some(format!(
+                "{missing_end} END messages did not arrive within {} s",
+                END_WAIT.as_secs()
+            ));
+        }
+        (report, failure)
+    }
+}
+
+fn encode(run_id: u64, kind: u8, seq: u64, time_us: i64) -> [u8; MSG_LEN] {
+    let mut m = [0u8; MSG_LEN];
+    m[..4].copy_from_slice(MAGIC);
+    m[4..12].copy_from_slice(&run_id.to_le_bytes());
+    m[12] = kind;
+    m[13..21].copy_from_slice(&seq.to_le_bytes());
+    m[21..29].copy_from_slice(&time_us.to_le_bytes());
+    m
+}
+
+/// (kind, seq) of a message of this run; None for anything else.
+fn decode(run_id: u64, m: &[u8]) -> Option<(u8, u64)> {
+    if m.len() != MSG_LEN || &m[..4] != MAGIC {
+        return None;
+    }
+    let id = u64::from_le_bytes(m[4..12].try_into().ok()?);
+    let seq = u64::from_le_bytes(m[13..21].try_into().ok()?);
+    (id == run_id).then_some((m[12], seq))
+}
+
+/// The part of a device name after "· " (used in anchor keys).
+fn short_name(name: &str) -> String {
+    name.rsplit("· ").next().unwrap_or(name).replace(' ', "-")
+}
+
+struct Bot<'a> {
+    shared: &'a Shared,
+    index: usize,
+    session: Session,
+    me: u32,
+    name: String,
+    walker: Walker,
+    /// Peers present (fleet or not).
+    present: std::collections::BTreeSet<u32>,
+    res: BotResult,
+    /// Per sender device: last seq seen.
+    last_seq: HashMap<usize, u64>,
+    status_sent: VecDeque<(u64, Instant)>,
+    status_n: u64,
+    last_rtt: Option<f64>,
+    anchors: VecDeque<String>,
+    epoch: Instant,
+}
+
+fn bot(shared: &Shared, index: usize) -> BotResult {
+    let cfg = &shared.cfg;
+    let name = device_name(index);
+    let scfg = SessionConfig {
+        token: cfg.token.clone(),
+        name: name.clone(),
+        connect_timeout: Duration::from_secs(5),
+    };
+    let session = match Session::open(&cfg.host, cfg.port, &cfg.room, scfg) {
+        Ok(s) => s,
+        Err(e) => {
+            shared.fail(format!("device {} ({name}): {e}", index + 1));
+            return BotResult::default();
+        }
+    };
+    let mut b = Bot {
+        shared,
+        index,
+        session,
+        me: 0,
+        name: name.clone(),
+        walker: Walker::new(
+            cfg.seed.wrapping_add(index as u64 * 7919),
+            ROOM_SIZE.0,
+            ROOM_SIZE.1,
+        ),
+        present: Default::default(),
+        res: BotResult::default(),
+        last_seq: HashMap::new(),
+        status_sent: VecDeque::new(),
+        status_n: 0,
+        last_rtt: None,
+        anchors: VecDeque::new(),
+        epoch: Instant::now(),
+    };
+    if let Err(why) = b.run() {
+        shared.fail(format!("device {} ({name}): {why}", index + 1));
+    }
+    b.session.close();
+    b.res
+}
+
+impl Bot<'_> {
+    fn stopping(&self) -> bool {
+        self.shared.stop.load(Ordering::Acquire)
+    }
+
+    /// Poll for up to `wait` and handle what arrived. Err: the session is over.
+    fn pump(&mut self, wait: Duration) -> Result<(), String> {
+        let events = match self.session.poll(256, Timeout::After(wait)) {
+            Ok(ev) => ev,
+            Err(arsock::Error::Timeout) => return Ok(()),
+            Err(e) => return Err(e.to_string()),
+        };
+        for (e, _) in events {
+            self.handle(&e)?;
+        }
+        Ok(())
+    }
+
+    fn fleet_index(&self, peer: u32) -> Option<usize> {
+        self.shared
+            .ids()
+            .iter()
+            .position(|&id| id == peer && id != 0)
+    }
+
+    fn handle(&mut self, e: &Event) -> Result<(), String> {
+        match e.kind {
+            event_kind::JOINED => {
+                self.me = e.peer;
+                self.shared.ids.lock().unwrap_or_else(|e| e.into_inner())[self.index] = e.peer;
+                self.shared.progress.joined.fetch_add(1, Ordering::AcqRel);
+            }
+            event_kind::REJECTED => {
+                return Err(format!(
+                    "the hub refused it: {}",
+                    crate::feed::reason_name(e.reason)
+                ))
+            }
+            event_kind::PEER_JOINED => {
+                self.present.insert(e.peer);
+            }
+            event_kind::PEER_LEFT => {
+                self.present.remove(&e.peer);
+            }
+            event_kind::DISCONNECTED => {
+                if e.flags & event_flag::RESUMING == 0 {
+                    return Err(format!(
+                        "disconnected: {}",
+                        crate::feed::reason_name(e.reason)
+                    ));
+                }
+            }
+            event_kind::RECONNECTED => {
+                self.shared
+                    .progress
+                    .reconnects
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            event_kind::MESSAGE => {
+                let Some((kind, seq)) = e
+                    .payload
+                    .as_deref()
+                    .and_then(|p| decode(self.shared.run_id, p))
+                else {
+                    return Ok(());
+                };
+                let Some(from) = self.fleet_index(e.peer) else {
+                    return Ok(());
+                };
+                let entry = self.res.received.entry(from).or_default();
+                if kind == KIND_END {
+                    entry.2 = Some(seq);
+                    return Ok(());
+                }
+                let last = self.last_seq.entry(from).or_insert(0);
+                if seq <= *last {
+                    entry.1 += 1;
+                } else {
+                    *last = seq;
+                    entry.0 += 1;
+                    self.shared
+                        .progress
+                        .messages_received
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            event_kind::STATE_CHANGED => {
+                let key = format!("{}{}", crate::feed::STATUS_PREFIX, self.me);
+                if e.payload.as_deref() == Some(key.as_bytes()) && e.peer == self.me {
+                    self.status_echo(&key);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Our status write came back from the hub: the time since we sent it is a round trip.
+    fn status_echo(&mut self, key: &str) {
+        let Ok(v) = self.session.get_state(key) else {
+            return;
+        };
+        let Some(n) = serde_json::from_slice::<serde_json::Value>(&v)
+            .ok()
+            .and_then(|v| v.get("n").and_then(|n| n.as_u64()))
+        else {
+            return;
+        };
+        if let Some(pos) = self.status_sent.iter().position(|(k, _)| *k == n) {
+            let (_, at) = self.status_sent[pos];
+            let ms = at.elapsed().as_secs_f64() * 1000.0;
+            self.status_sent.drain(..=pos);
+            self.res.rtt.record(ms);
+            self.last_rtt = Some(ms);
+        }
+    }
+
+    fn write_status(&mut self) -> Result<(), String> {
+        self.status_n += 1;
+        let key = format!("{}{}", crate::feed::STATUS_PREFIX, self.me);
+        let value =
+            serde_json::json!({ "n": self.status_n, "name": self.name, "rtt_ms": self.last_rtt });
+        if self.status_sent.len() >= 16 {
+            self.status_sent.pop_front();
+        }
+        self.status_sent.push_back((self.status_n, Instant::now()));
+        self.session
+            .set_state(&key, Some(value.to_string().as_bytes()))
+            .map_err(|e| e.to_string())
+    }
+
+    fn place_anchor(&mut self, t: f64) -> Result<(), String> {
+        let p = self.walker.pose_at(t);
+        // Half a metre in front of the device, on the floor.
+        let (dx, dz) = (-(p.yaw as f64).sin() * 0.5, -(p.yaw as f64).cos() * 0.5);
+        let x = p.position[0] as f64 + dx;
+        let z = p.position[2] as f64 + dz;
+        self.res.anchors += 1;
+        let key = format!(
+            "{}{}-{}",
+            crate::feed::ANCHOR_PREFIX,
+            short_name(&self.name),
+            self.res.anchors
+        );
+        let value = serde_json::json!({ "x": x, "y": 0.0, "z": z, "by": self.name });
+        self.session
+            .set_state(&key, Some(value.to_string().as_bytes()))
+            .map_err(|e| e.to_string())?;
+        self.shared
+            .progress
+            .anchors_placed
+            .fetch_add(1, Ordering::Relaxed);
+        self.anchors.push_back(key);
+        while self.anchors.len() > ANCHORS_KEPT {
+            if let Some(old) = self.anchors.pop_front() {
+                self.session
+                    .set_state(&old, None)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn broadcast(&mut self, kind: u8, seq: u64) -> Result<(), String> {
+        let m = encode(self.shared.run_id, kind, seq, arsock::session::now_us());
+        // WOULD_BLOCK (queue full) is waited out: a reliable message is never skipped.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.session.send(0, &m) {
+                Ok(()) => return Ok(()),
+                Err(arsock::Error::WouldBlock { .. }) if Instant::now() < deadline => {
+                    self.pump(Duration::from_millis(5))?
+                }
+                Err(e) => return Err(format!("send: {e}")),
+            }
+        }
+    }
+
+    fn run(&mut self) -> Result<(), String> {
+        let n = self.shared.cfg.devices as usize;
+        // Joining: until every device of the fleet is known and present.
+        let mut ready = false;
+        loop {
+            if self.stopping() {
+                return Ok(());
+            }
+            self.pump(Duration::from_millis(20))?;
+            if self.me == 0 {
+                continue;
+            }
+            let ids = self.shared.ids();
+            let all = ids.iter().all(|&id| id != 0)
+                && ids
+                    .iter()
+                    .filter(|&&id| id != self.me)
+                    .all(|id| self.present.contains(id));
+            if all && !ready {
+                ready = true;
+                self.shared.progress.ready.fetch_add(1, Ordering::AcqRel);
+            }
+            if ready && self.shared.progress.ready.load(Ordering::Acquire) == n {
+                break;
+            }
+        }
+        // Running.
+        let hz = self.shared.cfg.hz;
+        let msg_period = Duration::from_secs_f64(1.0 / MESSAGES_PER_S);
+        let pose_period = Duration::from_secs_f64(1.0 / hz);
+        let offset = |k: u64| Duration::from_millis((self.index as u64 * k) % 1000);
+        let start = Instant::now();
+        self.epoch = start;
+        let mut next_msg = start + offset(137) / 2;
+        let mut next_status = start + offset(211);
+        let mut next_anchor = start + Duration::from_secs(2) + offset(409) * 4;
+        let mut next_pose = start + offset(53).min(pose_period);
+        let mut t_walk = 0.0;
+        while !self.stopping() {
+            let now = Instant::now();
+            if now >= next_msg {
+                self.res.sent += 1;
+                self.broadcast(KIND_CHAT, self.res.sent)?;
+                self.shared
+                    .progress
+                    .messages_sent
+                    .fetch_add(1, Ordering::Relaxed);
+                next_msg += msg_period;
+            }
+            if now >= next_status {
+                self.write_status()?;
+                next_status += STATUS_PERIOD;
+            }
+            if now >= next_anchor {
+                self.place_anchor(t_walk)?;
+                next_anchor += Duration::from_millis(6000 + (self.index as u64 * 1733) % 8000);
+            }
+            if now >= next_pose {
+                t_walk = now.duration_since(start).as_secs_f64();
+                self.send_pose(t_walk)?;
+                next_pose += pose_period;
+                if next_pose < now {
+                    next_pose = now + pose_period; // fell behind: skip, poses are newest-only
+                }
+            }
+            let due = next_msg.min(next_status).min(next_anchor).min(next_pose);
+            let wait = due.saturating_duration_since(Instant::now());
+            self.pump(wait.min(Duration::from_millis(100)))?;
+        }
+        // Ending.
+        self.broadcast(KIND_END, self.res.sent)?;
+        let key = format!("{}{}", crate::feed::STATUS_PREFIX, self.me);
+        let _ = self.session.set_state(&key, None);
+        for a in std::mem::take(&mut self.anchors) {
+            let _ = self.session.set_state(&a, None);
+        }
+        let deadline = Instant::now() + END_WAIT;
+        while Instant::now() < deadline {
+            let ids = self.shared.ids();
+            let waiting = ids.iter().enumerate().any(|(i, id)| {
+                i != self.index
+                    && self.present.contains(id)
+                    && self.res.received.get(&i).is_none_or(|r| r.2.is_none())
+            });
+            if !waiting {
+                break;
+            }
+            self.pump(Duration::from_millis(20))?;
+        }
+        Ok(())
+    }
+
+    /// Head pose at `t` seconds of the walk. Poses need the session pose API (issue 11),
+    /// which this build does not have yet: nothing is sent and nothing is counted.
+    fn send_pose(&mut self, t: f64) -> Result<(), String> {
+        let _ = self.walker.pose_at(t);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_of_this_run_decode_and_others_are_ignored() {
+        let m = encode(42, KIND_CHAT, 7, 123);
+        assert_eq!(decode(42, &m), Some((KIND_CHAT, 7)));
+        assert_eq!(decode(43, &m), None);
+        assert_eq!(decode(42, &m[..10]), None);
+        assert_eq!(decode(42, b"hello, not a bot message at all"), None);
+        assert_eq!(short_name("Quest 3 · Ben 2"), "Ben-2");
+    }
+}
