@@ -248,6 +248,43 @@
 #define ARSOCK_SESSION_QUEUE_LIMIT (1024 * 1024)
 
 /**
+ * BLOB_AVAILABLE flag: the blob was deleted from the room (`size` 0); `get_blob` says
+ * NOT_FOUND from now on.
+ */
+#define ARSOCK_BLOB_DELETED 8
+
+/**
+ * BLOB_AVAILABLE flag: this session's upload was refused by the hub (the room's blob budget
+ * is full); nothing was stored.
+ */
+#define ARSOCK_BLOB_REFUSED 16
+
+/**
+ * Largest blob: 64 MiB.
+ */
+#define ARSOCK_SESSION_MAX_BLOB ((64 * 1024) * 1024)
+
+/**
+ * Most blob bytes a room holds, and a session holds and uploads: 256 MiB.
+ */
+#define ARSOCK_SESSION_BLOB_BUDGET ((256 * 1024) * 1024)
+
+/**
+ * Most poses one `arsock_session_send_poses` call may carry.
+ */
+#define ARSOCK_SESSION_MAX_POSES 4096
+
+/**
+ * Most entities per peer; poses of further entities are refused (sender) or dropped.
+ */
+#define ARSOCK_POSE_MAX_ENTITIES 256
+
+/**
+ * How far `arsock_session_sample_poses` extrapolates past an entity's newest pose (µs).
+ */
+#define ARSOCK_POSE_MAX_EXTRAPOLATION_US 100000
+
+/**
  * Version of the C ABI. It changes whenever a signature, struct layout or status value
  * changes incompatibly; bindings compare it with `arsock_abi_version()` at load time.
  */
@@ -454,6 +491,55 @@ typedef struct arsock_event {
    */
   int64_t time_us;
 } arsock_event;
+
+/**
+ * One pose of one tracked thing of one peer: 56 bytes, no implicit padding, blittable.
+ *
+ * - `peer`: the sending peer; filled on receive, ignored on send.
+ * - `entity`: the app's id (head, hand, object, ...).
+ * - `time_us`: room time of capture in microseconds; 0 on send means "now".
+ * - `position`: metres, each within ±200 km; carried at 0.1 mm.
+ * - `rotation`: unit quaternion x, y, z, w; a norm outside [0.5, 2] is rejected, others
+ *   are normalised before sending; carried within 2·10⁻⁴ rad.
+ * - `seq`: per (peer, entity), filled by arsock on send; a pose with a seq not newer
+ *   (wrap-safe) than one already seen is never surfaced.
+ * - `flags`: application bits, passed through.
+ * - `reserved`: 0.
+ */
+typedef struct arsock_pose {
+  /**
+   * The sending peer (filled on receive; ignored on send).
+   */
+  uint32_t peer;
+  /**
+   * The application's id of the tracked thing.
+   */
+  uint32_t entity;
+  /**
+   * Room time of capture, microseconds (0 on send = now).
+   */
+  int64_t time_us;
+  /**
+   * Metres.
+   */
+  float position[3];
+  /**
+   * Unit quaternion x, y, z, w.
+   */
+  float rotation[4];
+  /**
+   * Sequence number per (peer, entity), filled by arsock.
+   */
+  uint32_t seq;
+  /**
+   * Application bits, passed through.
+   */
+  uint32_t flags;
+  /**
+   * 0.
+   */
+  uint32_t reserved;
+} arsock_pose;
 
 #ifdef __cplusplus
 extern "C" {
@@ -957,6 +1043,131 @@ arsock_status arsock_session_peer_name(arsock_handle s,
                                        uint8_t *buf,
                                        size_t cap,
                                        size_t *out_len);
+
+/**
+ * Send `n` poses of this device's entities to every other peer of the room.
+ *
+ * Each pose is checked (no NaN or infinity, position components within ±200 km, rotation
+ * norm within [0.5, 2]) and its rotation normalised; `time_us` 0 means now (room time);
+ * `peer` is ignored and `seq` is stamped per entity. All or nothing: one bad pose →
+ * ARSOCK_ERR_INVALID_ARGUMENT and nothing is sent. Only the newest pose per entity is kept
+ * until the link takes it (poses never queue behind each other, messages or blob chunks).
+ * At most 256 entities per device. Never blocks; any thread.
+ *
+ * Returns ARSOCK_OK; ARSOCK_ERR_INVALID_ARGUMENT (bad pose, NULL `poses` with `n` > 0, more
+ * than ARSOCK_SESSION_MAX_POSES, a 257th entity); ARSOCK_ERR_STATE (not joined yet);
+ * ARSOCK_ERR_CLOSED (the session is over); ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_PANIC.
+ *
+ * # Safety
+ * `poses` has `n` readable poses (`(NULL, 0)` is allowed).
+ */
+arsock_status arsock_session_send_poses(arsock_handle s, const struct arsock_pose *poses, size_t n);
+
+/**
+ * Copy the newest pose of every remote (peer, entity) to `out`, sorted by peer then entity;
+ * `*out_n` = how many. A pose older (by seq) than one already received is never reported;
+ * a peer's poses vanish with its PEER_LEFT.
+ *
+ * Never blocks; any thread. Returns ARSOCK_OK; ARSOCK_ERR_BUFFER_TOO_SMALL (`*out_n` = the
+ * number needed; nothing copied); ARSOCK_ERR_INVALID_ARGUMENT (NULL `out_n`, NULL `out` with
+ * `cap` > 0); ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_CLOSED (closed during the call);
+ * ARSOCK_ERR_PANIC.
+ *
+ * # Safety
+ * `out` has `cap` writable poses (`(NULL, 0)` asks for the count); `out_n` is writable.
+ */
+arsock_status arsock_session_latest_poses(arsock_handle s,
+                                          struct arsock_pose *out,
+                                          size_t cap,
+                                          size_t *out_n);
+
+/**
+ * Copy every remote entity's pose at `render_time_us` (room time) to `out`, sorted by peer
+ * then entity; `*out_n` = how many. Between received poses: position interpolated linearly,
+ * rotation by slerp; past the newest: extrapolated with the last velocity for at most
+ * ARSOCK_POSE_MAX_EXTRAPOLATION_US (100 ms), then held at that value (no jump back); before
+ * the oldest kept: the oldest. `time_us` of each result is `render_time_us`.
+ *
+ * Never blocks, allocates nothing per call once warm; any thread. Statuses as
+ * `arsock_session_latest_poses`.
+ *
+ * # Safety
+ * `out` has `cap` writable poses (`(NULL, 0)` asks for the count); `out_n` is writable.
+ */
+arsock_status arsock_session_sample_poses(arsock_handle s,
+                                          int64_t render_time_us,
+                                          struct arsock_pose *out,
+                                          size_t cap,
+                                          size_t *out_n);
+
+/**
+ * The room's time now (the hub's clock, in microseconds; never decreasing on this session)
+ * and an error bound on it (half the best round trip to the hub, plus drift and any slew
+ * still to apply). Devices estimate it from pings (every 100 ms while converging, every
+ * second after); the first estimate exists shortly after JOINED.
+ *
+ * Never blocks; any thread. Returns ARSOCK_OK; ARSOCK_ERR_STATE (not joined yet, or no
+ * clock exchange completed yet: retry later); ARSOCK_ERR_CLOSED (the session is over);
+ * ARSOCK_ERR_INVALID_ARGUMENT (NULL pointer); ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_PANIC.
+ *
+ * # Safety
+ * `out_room_us` and `out_error_bound_us` are writable.
+ */
+arsock_status arsock_session_time(arsock_handle s,
+                                  int64_t *out_room_us,
+                                  int64_t *out_error_bound_us);
+
+/**
+ * Store `len` bytes of `data` (≤ 64 MiB; copied) under `key` (1–255 bytes of UTF-8) in the
+ * room; a put to an existing key replaces it (last writer wins). Returns at once: the blob
+ * is uploaded in chunks of ≤ 16 KiB only when poses and messages have nothing to send.
+ * Every peer, this one included, gets BLOB_AVAILABLE (`peer` = uploader, `payload` = key,
+ * `size` = blob size) once the hub holds the whole blob and that peer holds it too. If the
+ * hub refuses it (room budget full), this session gets BLOB_AVAILABLE with flag
+ * ARSOCK_BLOB_REFUSED instead. Any thread (a loader thread is the normal case).
+ *
+ * Returns ARSOCK_OK; ARSOCK_ERR_WOULD_BLOCK (this session's blobs, held and being uploaded,
+ * would pass ARSOCK_SESSION_BLOB_BUDGET; nothing stored); ARSOCK_ERR_INVALID_ARGUMENT (bad
+ * key, over 64 MiB, NULL `data` with `len` > 0); ARSOCK_ERR_STATE (not joined yet);
+ * ARSOCK_ERR_CLOSED; ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_PANIC.
+ *
+ * # Safety
+ * `key` is NUL-terminated; `data` has `len` readable bytes.
+ */
+arsock_status arsock_session_put_blob(arsock_handle s,
+                                      const char *key,
+                                      const uint8_t *data,
+                                      size_t len);
+
+/**
+ * Copy the blob `key` into `buf`; `*out_len` = its size.
+ *
+ * Never blocks; any thread. Returns ARSOCK_OK; ARSOCK_ERR_NOT_FOUND (no such blob, or not
+ * complete here yet: wait for its BLOB_AVAILABLE); ARSOCK_ERR_BUFFER_TOO_SMALL (`*out_len` =
+ * size needed; nothing copied); ARSOCK_ERR_INVALID_ARGUMENT (bad key, NULL `out_len`, NULL
+ * `buf` with `cap` > 0); ARSOCK_ERR_CLOSED; ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_PANIC.
+ *
+ * # Safety
+ * `key` is NUL-terminated; `buf` has `cap` writable bytes; `out_len` is writable.
+ */
+arsock_status arsock_session_get_blob(arsock_handle s,
+                                      const char *key,
+                                      uint8_t *buf,
+                                      size_t cap,
+                                      size_t *out_len);
+
+/**
+ * Delete the blob `key` from the room (and stop this session's upload of it). Every peer
+ * that held it gets BLOB_AVAILABLE with flag ARSOCK_BLOB_DELETED once the hub deleted it.
+ *
+ * Never blocks; any thread. Returns ARSOCK_OK; ARSOCK_ERR_NOT_FOUND (this session knows no
+ * blob `key`); ARSOCK_ERR_INVALID_ARGUMENT (bad key); ARSOCK_ERR_STATE (not joined yet);
+ * ARSOCK_ERR_CLOSED; ARSOCK_ERR_INVALID_HANDLE; ARSOCK_ERR_PANIC.
+ *
+ * # Safety
+ * `key` is NUL-terminated.
+ */
+arsock_status arsock_session_delete_blob(arsock_handle s, const char *key);
 
 /**
  * A short static description of `status`, for logs.

@@ -37,7 +37,7 @@ else
     SRC_LIB="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 fi
 for f in "$SRC_LIB/libarsock.so" "$SRC_LIB/libarsock.a" "$ROOT/include/arsock.h" \
-    "$ROOT/bindings/cpp/arsock.hpp"; do
+    "$ROOT/bindings/cpp/arsock.hpp" "$ROOT/bindings/cpp/arsock_session.hpp"; do
     [ -f "$f" ] || { echo "install.sh: missing $f" >&2; exit 1; }
 done
 

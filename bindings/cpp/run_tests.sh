@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Tests of the C++ wrapper and of the C packaging:
-#   1. bindings/cpp/example.cpp built with -std=c++17 -Wall -Wextra -Werror -pedantic,
+# Tests of the C++ wrappers and of the C packaging:
+#   1. bindings/cpp/example.cpp and session_example.cpp built with -std=c++17 -Wall -Wextra
+#      -Werror -pedantic,
 #      linked against the shared library, then against the static one; both run.
 #   2. scripts/install.sh into a temporary prefix; a C program and the C++ example built
 #      with `pkg-config --cflags --libs arsock` and run; a DESTDIR install is checked too.
@@ -56,6 +57,14 @@ if grep -q libarsock <<<"$STATIC_LDD"; then
 fi
 run "$WORK/example_static"
 
+echo "== sessions (session_example.cpp) against the shared and the static library"
+"$CXX" "${CXXFLAGS[@]}" -Iinclude -Ibindings/cpp bindings/cpp/session_example.cpp \
+    -L"$ARSOCK_LIB_DIR" -larsock -Wl,-rpath,"$ARSOCK_LIB_DIR" -pthread -o "$WORK/session_shared"
+run "$WORK/session_shared"
+"$CXX" "${CXXFLAGS[@]}" -Iinclude -Ibindings/cpp bindings/cpp/session_example.cpp \
+    "$ARSOCK_LIB_DIR/libarsock.a" -lpthread -ldl -lm -o "$WORK/session_static"
+run "$WORK/session_static"
+
 echo "== scripts/install.sh into a temporary prefix + pkg-config"
 PREFIX="$WORK/prefix"
 scripts/install.sh "$PREFIX" >"$WORK/install.txt"
@@ -68,7 +77,7 @@ STATIC_LIBS="$(pkg-config --static --libs arsock)"
 for l in -lpthread -ldl -lm; do
     case " $STATIC_LIBS " in *" $l "*) ;; *) echo "FAILED: pkg-config --static lacks $l" >&2; exit 1 ;; esac
 done
-for f in lib/libarsock.so lib/libarsock.a include/arsock.h include/arsock.hpp; do
+for f in lib/libarsock.so lib/libarsock.a include/arsock.h include/arsock.hpp include/arsock_session.hpp; do
     [ -f "$PREFIX/$f" ] || { echo "FAILED: $PREFIX/$f not installed" >&2; exit 1; }
 done
 
@@ -95,6 +104,10 @@ fi
 "$CXX" "${CXXFLAGS[@]}" bindings/cpp/example.cpp $(pkg-config --cflags --libs arsock) \
     -pthread -o "$WORK/example_pkgconfig"
 LD_LIBRARY_PATH="$PREFIX/lib" run "$WORK/example_pkgconfig"
+# shellcheck disable=SC2046
+"$CXX" "${CXXFLAGS[@]}" bindings/cpp/session_example.cpp $(pkg-config --cflags --libs arsock) \
+    -pthread -o "$WORK/session_pkgconfig"
+LD_LIBRARY_PATH="$PREFIX/lib" run "$WORK/session_pkgconfig"
 
 echo "== DESTDIR staging"
 DESTDIR="$WORK/stage" scripts/install.sh /usr/local >/dev/null

@@ -40,6 +40,7 @@ namespace ArSock
         MessageTooLarge = -12,  // ARSOCK_ERR_MESSAGE_TOO_LARGE
         Protocol = -13,         // ARSOCK_ERR_PROTOCOL
         WouldBlock = -14,       // ARSOCK_ERR_WOULD_BLOCK
+        NotFound = -15,         // ARSOCK_ERR_NOT_FOUND
     }
 
     /// <summary>struct arsock_buf: one message for arsock_client_send_msgs, or one received by
@@ -60,7 +61,7 @@ namespace ArSock
     /// Statuses are returned as int (compare with ArSockStatus); nothing here throws except
     /// the runtime's DllNotFoundException / EntryPointNotFoundException.
     /// </summary>
-    public static unsafe class ArSockNative
+    public static unsafe partial class ArSockNative
     {
 #if (UNITY_IOS || UNITY_TVOS || UNITY_VISIONOS) && !UNITY_EDITOR
         /// <summary>iOS links libarsock.a statically into the player.</summary>

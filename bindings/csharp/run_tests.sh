@@ -16,7 +16,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 BUILD="$HERE/build"
 HEADER="$ROOT/include/arsock.h"
-BINDING="$HERE/ArSock.cs"
+BINDINGS=("$HERE"/ArSock*.cs) # ArSock.cs and the files that extend ArSockNative (partial)
 EXAMPLE="$ROOT/examples/unity/ArSockPoseSender.cs"
 
 PASSED=0
@@ -89,15 +89,15 @@ header_funcs() {
 }
 cs_funcs() {
     {
-        grep -oE 'EntryPoint[[:space:]]*=[[:space:]]*"arsock_[a-z0-9_]+"' "$BINDING" | grep -oE 'arsock_[a-z0-9_]+'
-        grep -oE 'static[[:space:]]+extern[^(]*[[:space:]]arsock_[a-z0-9_]+[[:space:]]*\(' "$BINDING" | grep -oE 'arsock_[a-z0-9_]+'
+        cat "${BINDINGS[@]}" | grep -oE 'EntryPoint[[:space:]]*=[[:space:]]*"arsock_[a-z0-9_]+"' | grep -oE 'arsock_[a-z0-9_]+'
+        cat "${BINDINGS[@]}" | grep -oE 'static[[:space:]]+extern[^(]*[[:space:]]arsock_[a-z0-9_]+[[:space:]]*\(' | grep -oE 'arsock_[a-z0-9_]+'
     } | sort -u
 }
 header_funcs >"$BUILD/funcs.header"
 cs_funcs >"$BUILD/funcs.cs"
 # an extern's C# name must equal its EntryPoint
-ep_count=$(grep -cE 'EntryPoint[[:space:]]*=' "$BINDING")
-ex_count=$(grep -cE 'static[[:space:]]+extern' "$BINDING")
+ep_count=$(cat "${BINDINGS[@]}" | grep -cE 'EntryPoint[[:space:]]*=')
+ex_count=$(cat "${BINDINGS[@]}" | grep -cE 'static[[:space:]]+extern')
 if [ "$(wc -l <"$BUILD/funcs.header")" -lt 10 ]; then
     check_fail "drift check: found only $(wc -l <"$BUILD/funcs.header") functions in $HEADER"
 elif ! diff -u "$BUILD/funcs.header" "$BUILD/funcs.cs" >"$BUILD/funcs.diff"; then
@@ -164,12 +164,14 @@ gcc -shared -fPIC -o "$BUILD/fake/libarsock.so" "$BUILD/fake/fake.c" || check_fa
 # ---------------------------------------------------------------- 4. compile (warnings as errors)
 MCS="mcs -nologo -unsafe -warnaserror -debug"
 echo "== mcs"
-$MCS -target:library -out:"$BUILD/ArSock.dll" "$BINDING" || die "mcs: ArSock.cs"
+$MCS -target:library -out:"$BUILD/ArSock.dll" "${BINDINGS[@]}" || die "mcs: ArSock.cs"
 # the binding without Span (ARSOCK_NO_SPAN, for old Unity profiles) and the example against it
-$MCS -target:library -define:ARSOCK_NO_SPAN -out:"$BUILD/ArSockNoSpan.dll" "$BINDING" "$EXAMPLE" "$HERE/tests/UnityShim.cs" ||
+$MCS -target:library -define:ARSOCK_NO_SPAN -out:"$BUILD/ArSockNoSpan.dll" "${BINDINGS[@]}" "$EXAMPLE" "$HERE/tests/UnityShim.cs" ||
     die "mcs: ArSock.cs with ARSOCK_NO_SPAN"
 $MCS -target:exe -define:ARSOCK_LOAD_PROBE -r:"$BUILD/ArSock.dll" -out:"$BUILD/LoadProbe.exe" "$HERE/tests/LoadProbe.cs" ||
     die "mcs: LoadProbe.exe"
+$MCS -target:exe -define:ARSOCK_SESSION_CHILD -r:"$BUILD/ArSock.dll" -out:"$BUILD/SessionChild.exe" "$HERE/tests/SessionChild.cs" ||
+    die "mcs: SessionChild.exe"
 $MCS -target:library -r:"$BUILD/ArSock.dll" -r:"$NUNIT_FW" -r:System.Core.dll -out:"$BUILD/ArSock.Tests.dll" \
     "$HERE"/tests/*.cs "$EXAMPLE" || die "mcs: tests"
 
@@ -178,7 +180,7 @@ echo "== nunit-console"
 export LD_LIBRARY_PATH="$LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export ARSOCK_LIB="$LIB" ARSOCK_HEADER="$HEADER" ARSOCK_NATIVE_ABI="$BUILD/native_abi.txt"
 export ARSOCK_PROBE_EXE="$BUILD/LoadProbe.exe" ARSOCK_FAKE_LIB_DIR="$BUILD/fake" ARSOCK_EMPTY_LIB_DIR="$BUILD/nolib"
-export ARSOCK_MONO="$(command -v mono)"
+export ARSOCK_MONO="$(command -v mono)" ARSOCK_SESSION_CHILD_EXE="$BUILD/SessionChild.exe"
 # shellcheck disable=SC2086
 (cd "$BUILD" && timeout 150 nunit-console -nologo -noshadow -labels -result="$BUILD/TestResult.xml" ${NUNIT_ARGS:-} "$BUILD/ArSock.Tests.dll")
 rc=$?

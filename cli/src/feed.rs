@@ -7,7 +7,7 @@
 //! - `status/<peer id>` = JSON `{"rtt_ms": number|null, ...}`: that peer's round-trip time
 //!   to the hub as the device measured it (see docs/CLI.md).
 
-use crate::view::{HubTotals, PeerState, ViewState};
+use crate::view::{yaw_from_quaternion, HubTotals, PeerState, ViewState};
 use arsock::session::hub_core::observe::{
     HubCounters, HubObservation, ObservedEvent, ObservedKind,
 };
@@ -19,6 +19,9 @@ use std::time::Instant;
 /// Rates are counted over windows of this length (the page and the summary line show the
 /// last complete one).
 pub const RATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The pose entity drawn as a device's marker: its head (the bots send their head as 0).
+pub const HEAD_ENTITY: u32 = 0;
 
 /// State key prefix of anchors.
 pub const ANCHOR_PREFIX: &str = "anchor/";
@@ -95,6 +98,15 @@ impl Feed {
                 }
                 peers.insert((name.clone(), p.id));
                 peer_count += 1;
+            }
+            for pose in room.poses.iter().filter(|p| p.entity == HEAD_ENTITY) {
+                let Some(p) = room.peers.iter().find(|p| p.id == pose.peer) else {
+                    continue;
+                };
+                let age_ms = p.pose_arrival_age_us.map(|us| us as f64 / 1000.0);
+                let yaw = yaw_from_quaternion(pose.rotation);
+                let [x, _, z] = pose.position;
+                self.view.peer_pose(&name, p.id, x, z, yaw, age_ms);
             }
             for (key, writer, value) in &room.state {
                 if let Some(anchor) = key.strip_prefix(ANCHOR_PREFIX) {
@@ -239,6 +251,7 @@ mod tests {
             connected: !stale,
             queue_bytes: 0,
             silent_ms: 0,
+            pose_arrival_age_us: None,
         }
     }
 
@@ -257,6 +270,7 @@ mod tests {
                     ("status/1".into(), 1, v(r#"{"rtt_ms":0.25}"#)),
                     ("status/2".into(), 1, v(r#"{"rtt_ms":9}"#)), // written by 1: ignored
                 ],
+                poses: vec![],
             }],
             ..HubObservation::default()
         };

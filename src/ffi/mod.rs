@@ -15,6 +15,7 @@ mod message;
 mod pose;
 mod server;
 mod session;
+mod session_poses;
 mod status;
 mod version;
 
@@ -26,6 +27,7 @@ pub use message::*;
 pub use pose::arsock_pose;
 pub use server::*;
 pub use session::*;
+pub use session_poses::*;
 pub use status::{arsock_status, arsock_status_str};
 pub use version::*;
 

@@ -1,6 +1,5 @@
-//! `arsock_pose`: the C form of a pose (issue 11). Only the struct and its conversions for
-//! now; the session functions that take it (`arsock_session_send_poses`, `_latest_poses`,
-//! `_sample_poses`) come with sessions, and cbindgen exports the struct once one uses it.
+//! `arsock_pose`: the C form of a pose (issue 11) and its conversions; the session functions
+//! that take it are in `session_poses.rs`.
 
 use crate::pose::Pose;
 use std::mem::{offset_of, size_of};

@@ -196,6 +196,16 @@ impl ClientCore {
             && (self.event_bytes > EVENT_BYTES_LIMIT || self.events.len() > EVENT_COUNT_LIMIT)
     }
 
+    /// True while the link is joined (snapshot arriving or live) and the session not over.
+    pub fn is_live(&self) -> bool {
+        !self.over && matches!(self.link, Link::Syncing | Link::Live)
+    }
+
+    /// Queue an event for the application (poses, clock and blobs: `client_io/ext.rs`).
+    pub fn push_event(&mut self, e: Event) {
+        self.emit(e);
+    }
+
     /// True while a link exists or is being set up.
     pub fn link_up(&self) -> bool {
         self.link != Link::Down

@@ -17,6 +17,9 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
+mod ext;
+pub use ext::{blob_flag, MAX_POSES_PER_SEND};
+
 /// Session options (the C config after defaults).
 #[derive(Clone, Debug)]
 pub struct SessionConfig {
@@ -66,6 +69,8 @@ struct Inner {
     /// Payloads of the events of the last poll, by id.
     last_payloads: Vec<(u64, Bytes)>,
     next_payload: u64,
+    /// Poses, clock and blobs (`ext.rs`).
+    ext: ext::ClientExt,
 }
 
 thread_local! {
@@ -130,6 +135,7 @@ impl Session {
                 linger_until: None,
                 last_payloads: Vec::new(),
                 next_payload: 1,
+                ext: ext::ClientExt::new(),
             }),
             cond: Condvar::new(),
         });
@@ -395,11 +401,15 @@ impl Inner {
             return;
         }
         let Inner {
-            core, reader, sock, ..
+            core,
+            reader,
+            sock,
+            ext,
+            ..
         } = self;
         let mut on_frame =
             |k: u8, p: &[u8]| -> std::result::Result<Flow, super::client_core::Violation> {
-                core.on_frame(k, p, Instant::now())?;
+                ext::on_frame(core, ext, k, p, Instant::now())?;
                 Ok(if core.wants_pause() || !core.link_up() {
                     Flow::Pause
                 } else {
@@ -450,11 +460,30 @@ impl Inner {
         if !self.connected || (!self.core.link_up() && self.linger_until.is_none()) {
             return;
         }
-        let Some((s, _)) = self.sock.as_mut() else {
-            return;
-        };
-        if flush(s, self.core.outbox()).is_err() && self.linger_until.is_none() {
-            self.core.on_link_lost(reason::NETWORK, Instant::now());
+        loop {
+            let (pushed, held) = self.ext_fill();
+            if held && !self.ext.timer_armed {
+                if let Ok(r) = reactor::get() {
+                    self.ext.timer_armed = true;
+                    r.set_timer(
+                        self.timer,
+                        Instant::now() + ext::HELD_RETRY,
+                        ext::HELD_TIMER_ID,
+                    );
+                }
+            }
+            let Some((s, _)) = self.sock.as_mut() else {
+                return;
+            };
+            if flush(s, self.core.outbox()).is_err() {
+                if self.linger_until.is_none() {
+                    self.core.on_link_lost(reason::NETWORK, Instant::now());
+                }
+                return;
+            }
+            if !pushed || !self.core.outbox().is_empty() {
+                return;
+            }
         }
     }
 
@@ -517,10 +546,17 @@ impl Handler for Shared {
         }
     }
 
-    fn on_timer(&self, r: &Reactor, token: Token, _id: u64) {
+    fn on_timer(&self, r: &Reactor, token: Token, id: u64) {
         let Some(me) = self.me.upgrade() else { return };
         let mut g = self.lock();
         let now = Instant::now();
+        if id == ext::HELD_TIMER_ID {
+            g.ext.timer_armed = false;
+            if !g.closed && g.ext_has_work() {
+                g.write();
+            }
+            return;
+        }
         if g.closed {
             if g.linger_until.is_some() {
                 g.linger_step();
@@ -533,6 +569,7 @@ impl Handler for Shared {
             g.core.note_paused(now);
         }
         g.core.tick(now);
+        g.ext_tick(now);
         g.obey(r, &me);
         g.write();
         if g.core.pending_events() != before {

@@ -16,6 +16,9 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod ext;
+pub use ext::ConnPoseMemory;
+
 /// Identifies one accepted connection.
 pub type ConnId = u64;
 
@@ -123,6 +126,8 @@ pub struct HubCore {
     keys: std::collections::hash_map::RandomState,
     key_counter: u64,
     obs: observe::Observer,
+    /// Poses, clock and blobs (`hub_core/ext.rs`).
+    ext: ext::HubExt,
 }
 
 impl HubCore {
@@ -137,6 +142,7 @@ impl HubCore {
             keys: Default::default(),
             key_counter: 0,
             obs: Default::default(),
+            ext: Default::default(),
         }
     }
 
@@ -289,6 +295,16 @@ impl HubCore {
         payload: &[u8],
         now: Instant,
     ) -> Result<(), Violation> {
+        if (super::ext_wire::kind::FIRST..=super::ext_wire::kind::LAST).contains(&k) {
+            let Some(conn) = self.conns.get(&id) else {
+                return Ok(());
+            };
+            let Some((room, peer)) = conn.peer.clone() else {
+                return Err(Violation(format!("frame of kind 0x{k:02x} before HELLO")));
+            };
+            self.heard(&room, peer, now);
+            return self.ext_frame(id, &room, peer, k, payload, now);
+        }
         let frame = match wire::decode(k, payload) {
             Ok(Some(f)) => f,
             Ok(None) => return Ok(()), // not a session kind: skipped
@@ -566,6 +582,7 @@ impl HubCore {
                 value: &e.value,
             }));
         }
+        self.ext_snapshot_frames(room, t, &mut frames);
         frames.push(wire::encode(&Frame::SnapshotEnd {
             time_us: t,
             peers: (r.peers.len() - 1) as u32,
@@ -576,6 +593,7 @@ impl HubCore {
             self.push(id, f, first, now);
             first = false;
         }
+        self.ext_welcome(id, room, peer, now);
     }
 
     /// Send a presence frame about `peer` to every other connected peer of the room.
@@ -624,6 +642,7 @@ impl HubCore {
             r.empty_since = Some(now);
         }
         let targets: Vec<ConnId> = r.peers.values().filter_map(|p| p.conn).collect();
+        self.ext_peer_left(room, peer);
         if let Some(c) = p.conn {
             let bye = (why == reason::TIMEOUT).then_some(reason::TIMEOUT);
             self.end_conn(c, bye);
@@ -764,6 +783,7 @@ impl HubCore {
                 || r.empty_since
                     .map_or(true, |t| now.duration_since(t) < linger)
         });
+        self.ext_tick();
     }
 
     fn tick_room(&mut self, room: &Arc<str>, now: Instant) {

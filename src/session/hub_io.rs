@@ -42,7 +42,14 @@ struct HubInner {
     next_conn: ConnId,
     scratch: Vec<u8>,
     closed: bool,
+    /// The timer that re-checks connections whose poses or chunks wait for the kernel is set.
+    held_timer: bool,
 }
+
+/// Re-check delay while poses or chunks wait only for the kernel to drain.
+const HELD_RETRY: std::time::Duration = std::time::Duration::from_millis(1);
+/// Timer id of that re-check (the housekeeping tick uses 0).
+const HELD_TIMER_ID: u64 = 1;
 
 const SCRATCH: usize = 64 * 1024;
 const MAX_SLICES: usize = 64;
@@ -71,6 +78,7 @@ impl Hub {
                 next_conn: 1,
                 scratch: Vec::new(),
                 closed: false,
+                held_timer: false,
             }),
         });
         let handler: Arc<dyn Handler> = shared.clone();
@@ -136,6 +144,22 @@ impl Hub {
     /// Take up to `max` of the oldest presence events logged (joins, stale, leaves, rejects).
     pub fn take_observed_events(&self, max: usize) -> Vec<ObservedEvent> {
         self.shared.lock().core.take_observed_events(max)
+    }
+
+    /// What the hub holds for a peer's connection: pose keys and batch, blob downloads,
+    /// outbox bytes (diagnostics and tests).
+    pub fn conn_memory(&self, room: &str, peer: u32) -> Option<super::ConnPoseMemory> {
+        self.shared.lock().core.conn_memory(room, peer)
+    }
+
+    /// The newest poses the hub holds for a room (diagnostics and tests).
+    pub fn room_poses(&self, room: &str) -> Vec<crate::pose::Pose> {
+        self.shared.lock().core.room_poses(room)
+    }
+
+    /// Keys and sizes of a room's complete blobs (diagnostics and tests).
+    pub fn room_blobs(&self, room: &str) -> Vec<(String, u64)> {
+        self.shared.lock().core.room_blobs(room)
     }
 
     /// A room's state as key, writer, value (diagnostics and tests).
@@ -288,21 +312,51 @@ impl HubInner {
     }
 
     fn write(&mut self, id: ConnId) {
-        let (Some(c), Some(out)) = (self.conns.get_mut(&id), self.core.outbox(id)) else {
-            return;
-        };
-        if out.is_empty() {
-            return;
+        let mut held = false;
+        loop {
+            let Some(c) = self.conns.get_mut(&id) else {
+                return;
+            };
+            let unsent = kernel_unsent(&c.stream);
+            let pushed = self.core.ext_fill(id, unsent, &mut held);
+            let Some(out) = self.core.outbox(id) else {
+                return;
+            };
+            if out.is_empty() {
+                break;
+            }
+            let before = out.len();
+            let flushed = flush(&mut c.stream, out);
+            let written = before - out.len();
+            let still_queued = !out.is_empty();
+            self.core.observer().bytes_out(written);
+            if flushed.is_err() {
+                self.core.on_closed(id, Instant::now());
+                self.drop_conn(id);
+                return;
+            }
+            if !pushed || still_queued {
+                break;
+            }
         }
-        let before = out.len();
-        let flushed = flush(&mut c.stream, out);
-        let written = before - out.len();
-        self.core.observer().bytes_out(written);
-        if flushed.is_err() {
-            self.core.on_closed(id, Instant::now());
-            self.drop_conn(id);
+        if held && !self.held_timer {
+            if let Ok(r) = reactor::get() {
+                self.held_timer = true;
+                r.set_timer(self.timer, Instant::now() + HELD_RETRY, HELD_TIMER_ID);
+            }
         }
     }
+}
+
+#[cfg(unix)]
+fn kernel_unsent(s: &TcpStream) -> usize {
+    use std::os::fd::AsRawFd;
+    super::ext_wire::kernel_unsent(s.as_raw_fd())
+}
+
+#[cfg(not(unix))]
+fn kernel_unsent(_s: &TcpStream) -> usize {
+    0
 }
 
 impl Handler for HubShared {
@@ -325,9 +379,15 @@ impl Handler for HubShared {
         g.pump(r);
     }
 
-    fn on_timer(&self, r: &Reactor, token: Token, _id: u64) {
+    fn on_timer(&self, r: &Reactor, token: Token, id: u64) {
         let mut g = self.lock();
         if g.closed {
+            return;
+        }
+        if id == HELD_TIMER_ID {
+            g.held_timer = false;
+            g.core.ext_wake();
+            g.pump(r);
             return;
         }
         g.core.tick(Instant::now());

@@ -9,12 +9,14 @@
 
 pub mod client_core;
 mod client_io;
+pub mod ext_wire;
 pub mod hub_core;
 mod hub_io;
 pub mod stream;
 pub mod wire;
 
-pub use client_io::{Session, SessionConfig};
+pub use client_io::{blob_flag, Session, SessionConfig, MAX_POSES_PER_SEND};
+pub use hub_core::ConnPoseMemory;
 pub use hub_io::Hub;
 
 use std::sync::OnceLock;

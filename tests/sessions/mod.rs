@@ -3,7 +3,9 @@
 
 pub use arsock::ffi::arsock_status::*;
 pub use arsock::ffi::*;
+pub mod delay;
 pub mod proxy;
+pub mod raw;
 use std::collections::VecDeque;
 use std::ffi::{CStr, CString};
 use std::time::{Duration, Instant};

@@ -23,10 +23,13 @@ namespace ArSock.Tests
     [TestFixture, Timeout(60000)]
     public class AbiTests
     {
-        // C struct name -> C# struct (fields are matched by name: data -> Data)
+        // C struct name -> C# struct (fields are matched by name: data -> Data, time_us -> TimeUs)
         static readonly Dictionary<string, Type> Structs = new Dictionary<string, Type>
         {
             { "arsock_buf", typeof(ArSockBuf) },
+            { "arsock_hub_config", typeof(ArSockHubConfig) },
+            { "arsock_session_config", typeof(ArSockSessionConfig) },
+            { "arsock_event", typeof(ArSockEvent) },
         };
 
         /// <summary>ARSOCK_DEFAULT_MAX_MESSAGE -> DefaultMaxMessage; ERR_BUFFER_TOO_SMALL -> BufferTooSmall.</summary>
@@ -114,13 +117,80 @@ namespace ArSock.Tests
                 {
                     string[] parts = l[2].Split(' ');
                     Type t = Structs[l[1]];
-                    string field = char.ToUpperInvariant(parts[0][0]) + parts[0].Substring(1);
+                    string field = Pascal(parts[0]);
                     Assert.IsNotNull(t.GetField(field), l[1] + "." + parts[0] + " has no C# field " + field);
                     Assert.AreEqual(int.Parse(parts[1]), (int)Marshal.OffsetOf(t, field), "offsetof(" + l[1] + ", " + parts[0] + ")");
                 }
             }
             Assert.AreEqual(Structs.Count, checkedStructs, "every C# struct must be described by the header");
             Assert.AreEqual(Marshal.SizeOf(typeof(ArSockBuf)), sizeof(ArSockBuf), "blittable: managed size = native size");
+            Assert.AreEqual(Marshal.SizeOf(typeof(ArSockEvent)), sizeof(ArSockEvent), "ArSockEvent is blittable");
+            Assert.AreEqual(Marshal.SizeOf(typeof(ArSockHubConfig)), sizeof(ArSockHubConfig), "ArSockHubConfig is blittable");
+            Assert.AreEqual(Marshal.SizeOf(typeof(ArSockSessionConfig)), sizeof(ArSockSessionConfig), "ArSockSessionConfig is blittable");
+        }
+
+        // C field type -> the C# field types that fit it (enums by their underlying type)
+        static readonly Dictionary<string, Type> CFieldTypes = new Dictionary<string, Type>
+        {
+            { "uint32_t", typeof(uint) }, { "int32_t", typeof(int) }, { "uint16_t", typeof(ushort) },
+            { "uint64_t", typeof(ulong) }, { "int64_t", typeof(long) }, { "size_t", typeof(UIntPtr) },
+        };
+
+        [Test]
+        public void StructFieldTypesMatchTheHeader()
+        {
+            string text = File.ReadAllText(Util.EnvFile("ARSOCK_HEADER"));
+            text = Regex.Replace(text, @"/\*.*?\*/", " ", RegexOptions.Singleline);
+            int seen = 0;
+            foreach (var kv in Structs)
+            {
+                var m = Regex.Match(text, @"typedef struct " + kv.Key + @"\s*\{(.*?)\}\s*" + kv.Key + @"\s*;", RegexOptions.Singleline);
+                Assert.IsTrue(m.Success, "struct " + kv.Key + " not found in the header");
+                foreach (string decl in m.Groups[1].Value.Split(';'))
+                {
+                    string d = Regex.Replace(decl, @"\s+", " ").Trim();
+                    if (d.Length == 0) continue;
+                    var fm = Regex.Match(d, @"^(.*?)(\w+)$");
+                    string ctype = Norm(fm.Groups[1].Value);
+                    FieldInfo f = kv.Value.GetField(Pascal(fm.Groups[2].Value));
+                    Assert.IsNotNull(f, kv.Key + "." + fm.Groups[2].Value + " has no C# field");
+                    Type t = f.FieldType.IsEnum ? Enum.GetUnderlyingType(f.FieldType) : f.FieldType;
+                    Type want;
+                    if (ctype.EndsWith("*")) want = typeof(IntPtr);
+                    else Assert.IsTrue(CFieldTypes.TryGetValue(ctype, out want), "unknown C field type '" + ctype + "' (teach the test)");
+                    Assert.AreEqual(want, t, kv.Key + "." + fm.Groups[2].Value + " (" + ctype + ")");
+                    seen++;
+                }
+            }
+            Assert.Greater(seen, 10);
+        }
+
+        /// <summary>ARSOCK_EVENT_* and ARSOCK_REASON_* (but the app range REASON_APP_MIN/MAX) are also the
+        /// members of ArSockEventKind and ArSockReason.</summary>
+        [Test]
+        public void SessionEnumsMatchTheHeader()
+        {
+            var kinds = new HashSet<string>();
+            var reasons = new HashSet<string>();
+            foreach (var l in NativeLines())
+            {
+                if (l[0] != "const") continue;
+                Type e = l[1].StartsWith("EVENT_") ? typeof(ArSockEventKind) : l[1].StartsWith("REASON_APP_") ? null :
+                         l[1].StartsWith("REASON_") ? typeof(ArSockReason) : null;
+                if (e == null) continue;
+                string name = Pascal(l[1].Substring(l[1].IndexOf('_') + 1));
+                Assert.IsTrue(Enum.IsDefined(e, name), "ARSOCK_" + l[1] + " has no " + e.Name + "." + name);
+                Assert.AreEqual(long.Parse(l[2]), Convert.ToInt64(Enum.Parse(e, name)), "ARSOCK_" + l[1]);
+                (e == typeof(ArSockEventKind) ? kinds : reasons).Add(name);
+            }
+            Assert.GreaterOrEqual(kinds.Count, 10);
+            Assert.GreaterOrEqual(reasons.Count, 12);
+            foreach (string name in Enum.GetNames(typeof(ArSockEventKind)))
+                Assert.IsTrue(kinds.Contains(name), "ArSockEventKind." + name + " is not in include/arsock.h");
+            foreach (string name in Enum.GetNames(typeof(ArSockReason)))
+                Assert.IsTrue(reasons.Contains(name), "ArSockReason." + name + " is not in include/arsock.h");
+            Assert.AreEqual(typeof(uint), Enum.GetUnderlyingType(typeof(ArSockEventKind)));
+            Assert.AreEqual(typeof(int), Enum.GetUnderlyingType(typeof(ArSockReason)));
         }
 
         // ------------------------------------------------------------------ signatures

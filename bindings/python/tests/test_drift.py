@@ -26,6 +26,11 @@ C_TO_CTYPES: Dict[str, object] = {
     "size_t": ctypes.c_size_t,
     "size_t *": ctypes.POINTER(ctypes.c_size_t),
     "arsock_buf *": ctypes.POINTER(_ffi.arsock_buf),
+    "uint32_t *": ctypes.POINTER(ctypes.c_uint32),
+    "uint64_t": ctypes.c_uint64,
+    "arsock_hub_config *": ctypes.POINTER(_ffi.arsock_hub_config),
+    "arsock_session_config *": ctypes.POINTER(_ffi.arsock_session_config),
+    "arsock_event *": ctypes.POINTER(_ffi.arsock_event),
 }
 
 
@@ -113,6 +118,58 @@ class FunctionDrift(unittest.TestCase):
         self.assertEqual(ctypes.sizeof(_ffi.arsock_buf), 2 * ctypes.sizeof(ctypes.c_void_p))
 
 
+# C field type -> ctypes type of the binding's Structure fields.
+C_FIELDS: Dict[str, object] = {
+    "char *": ctypes.c_char_p,
+    "uint8_t *": ctypes.c_void_p,
+    "uint16_t": ctypes.c_uint16,
+    "uint32_t": ctypes.c_uint32,
+    "int32_t": ctypes.c_int32,
+    "uint64_t": ctypes.c_uint64,
+    "int64_t": ctypes.c_int64,
+    "size_t": ctypes.c_size_t,
+}
+
+
+class StructDrift(unittest.TestCase):
+    """Every struct of the header has a ctypes Structure with the same fields and types."""
+
+    STRUCTS = {
+        "arsock_buf": _ffi.arsock_buf,
+        "arsock_hub_config": _ffi.arsock_hub_config,
+        "arsock_session_config": _ffi.arsock_session_config,
+        "arsock_event": _ffi.arsock_event,
+    }
+
+    def test_every_header_struct_is_bound_with_the_same_fields(self) -> None:
+        text = header_text()
+        names = re.findall(r"typedef struct (\w+)\s*\{", text)
+        self.assertEqual(sorted(names), sorted(self.STRUCTS))
+        for name, cls in self.STRUCTS.items():
+            with self.subTest(struct=name):
+                m = re.search(r"typedef struct %s\s*\{(.*?)\}\s*%s\s*;" % (name, name), text, re.S)
+                assert m is not None
+                parsed = []
+                for f in (f.strip() for f in m.group(1).split(";")):
+                    if f:
+                        fm = re.match(r"^(.*?)\s*(\w+)$", " ".join(f.replace("*", " * ").split()))
+                        assert fm is not None, f
+                        parsed.append((fm.group(2), norm_type(fm.group(1))))
+                fields = cls._fields_
+                self.assertEqual([n for n, _ in parsed], [f[0] for f in fields])
+                for (field, ctype), f in zip(parsed, fields):
+                    self.assertIs(f[1], C_FIELDS.get(ctype, C_TO_CTYPES.get(ctype)), f"{name}.{field}")
+
+    def test_config_init_writes_the_struct_size_the_binding_uses(self) -> None:
+        hub = _ffi.arsock_hub_config()
+        _ffi.lib.arsock_hub_config_init(ctypes.byref(hub))
+        self.assertEqual(hub.struct_size, ctypes.sizeof(_ffi.arsock_hub_config))
+        sess = _ffi.arsock_session_config()
+        _ffi.lib.arsock_session_config_init(ctypes.byref(sess))
+        self.assertEqual(sess.struct_size, ctypes.sizeof(_ffi.arsock_session_config))
+        self.assertEqual(ctypes.sizeof(_ffi.arsock_event), 40)
+
+
 class ValueDrift(unittest.TestCase):
     def test_status_values(self) -> None:
         m = re.search(r"enum arsock_status[^{]*\{(.*?)\}\s*;", header_text(), re.S)
@@ -135,6 +192,17 @@ class ValueDrift(unittest.TestCase):
                 py_name = name[len("ARSOCK_"):]
                 self.assertTrue(hasattr(arsock, py_name), f"arsock.{py_name} is missing")
                 self.assertEqual(getattr(arsock, py_name), value)
+
+    def test_session_enums_are_the_header_constants(self) -> None:
+        defines = dict(re.findall(r"^#define ARSOCK_(\w+)[ \t]+(-?\d+)\s*$", header_text(), re.M))
+        for prefix, enum_cls in (("EVENT_", arsock.EventKind), ("REASON_", arsock.Reason)):
+            in_header = {
+                n[len(prefix):]: int(v)
+                for n, v in defines.items()
+                if n.startswith(prefix) and not n.startswith("REASON_APP_")  # a range, not a reason
+            }
+            self.assertGreaterEqual(len(in_header), 10, prefix)
+            self.assertEqual({m.name: int(m) for m in enum_cls}, in_header, enum_cls.__name__)
 
     def test_package_version_is_the_crate_version(self) -> None:
         m = re.search(r'^\[package\][^\[]*?^version\s*=\s*"([^"]+)"', CARGO_TOML.read_text(), re.M | re.S)

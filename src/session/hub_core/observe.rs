@@ -4,9 +4,10 @@
 //! visible to peers and nothing of it crosses the C boundary.
 
 use super::HubCore;
+use crate::pose::Pose;
 use crate::session::micros_at;
 use crate::session::stream::Bytes;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -59,7 +60,7 @@ pub struct HubCounters {
     pub messages_out: u64,
     /// State writes and deletes applied.
     pub state_writes: u64,
-    /// Poses received from peers.
+    /// Poses received from peers (before the hub drops older ones).
     pub poses_in: u64,
     /// Bytes read from and written to connections.
     pub bytes_in: u64,
@@ -78,6 +79,8 @@ pub struct HubCounters {
 pub struct Observer {
     log: VecDeque<ObservedEvent>,
     counters: HubCounters,
+    /// Per (room, peer): age of its newest pose when it reached the hub, microseconds.
+    arrival_age: HashMap<(Arc<str>, u32), i64>,
 }
 
 impl Observer {
@@ -128,6 +131,9 @@ impl Observer {
         if kind == ObservedKind::Rejected {
             self.counters.rejects += 1;
         }
+        if kind == ObservedKind::Left {
+            self.arrival_age.remove(&(room.clone(), peer));
+        }
         self.push_text(kind, room, peer, name, reason, text);
     }
 
@@ -140,9 +146,19 @@ impl Observer {
         self.counters.state_writes += 1;
     }
 
-    /// Poses received from a peer (called by the pose path).
-    pub fn poses(&mut self, n: usize) {
-        self.counters.poses_in += n as u64;
+    /// A batch of poses from a peer reached the hub (called by the pose path): counted, and
+    /// the age of the newest one on arrival (hub time − capture time) kept for the peer.
+    pub fn poses_arrived(&mut self, room: &Arc<str>, peer: u32, poses: &[Pose]) {
+        self.counters.poses_in += poses.len() as u64;
+        if let Some(newest) = poses.iter().map(|p| p.time_us).max() {
+            let age = micros_at(Instant::now()).saturating_sub(newest);
+            match self.arrival_age.get_mut(&(room.clone(), peer)) {
+                Some(a) => *a = age,
+                None => {
+                    self.arrival_age.insert((room.clone(), peer), age);
+                }
+            }
+        }
     }
 
     pub(super) fn queued(&mut self, bytes: usize) {
@@ -173,18 +189,22 @@ pub struct ObservedPeer {
     pub queue_bytes: usize,
     /// Milliseconds since it was last heard.
     pub silent_ms: u64,
+    /// Age of its newest pose when that reached the hub (hub time − capture time), µs.
+    pub pose_arrival_age_us: Option<i64>,
 }
 
-/// One room: peers by id, state by key (key, writer, value; values are shared, not copied).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One room: peers by id, state by key (key, writer, value; values are shared, not copied),
+/// and the newest pose of every (peer, entity) the hub holds.
+#[derive(Clone, Debug, PartialEq)]
 pub struct ObservedRoom {
     pub name: Arc<str>,
     pub peers: Vec<ObservedPeer>,
     pub state: Vec<(String, u32, Bytes)>,
+    pub poses: Vec<Pose>,
 }
 
 /// The hub at one moment.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct HubObservation {
     /// Hub time of the snapshot, microseconds.
     pub time_us: i64,
@@ -225,6 +245,7 @@ impl HubCore {
                         connected: p.conn.is_some(),
                         queue_bytes: p.retained_bytes,
                         silent_ms: now.saturating_duration_since(p.last_heard).as_millis() as u64,
+                        pose_arrival_age_us: self.obs.arrival_age.get(&(name.clone(), id)).copied(),
                     })
                     .collect(),
                 state: r
@@ -232,6 +253,7 @@ impl HubCore {
                     .iter()
                     .map(|(k, e)| (k.clone(), e.writer, e.value.clone()))
                     .collect(),
+                poses: self.room_poses(name),
             })
             .collect();
         rooms.sort_by(|a, b| a.name.cmp(&b.name));

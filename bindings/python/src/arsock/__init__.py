@@ -10,6 +10,9 @@ Textbook-socket style::
                 client.send_msg(b"hello")
                 print(conn.recv_msg(timeout=5))            # b'hello'
 
+Sessions (rooms on a hub, presence, reliable relay, shared state) are :class:`Hub` and
+:class:`Session` from :mod:`arsock.session`, also exported here.
+
 Timeouts are seconds (float): None waits forever, 0 polls. Errors raise subclasses of
 :class:`ArSockError` (``.status``, ``.message``). The native library is found through
 ``ARSOCK_LIBRARY``, a copy inside this package, the repository's ``target/release`` or
@@ -55,8 +58,11 @@ from .errors import (
     StateError,
     Status,
     WouldBlock,
+    NotFoundError,
     error_for_status,
 )
+from . import session as _session
+from .session import *  # noqa: F401,F403 - Hub, Session, Event, EventKind, Reason, EVENT_*, ...
 
 #: ARSOCK_VERSION_* of the header this package was released with (equal to __version__).
 VERSION_STRING = __version__
@@ -104,4 +110,6 @@ __all__ = [
     "ProtocolError",
     "StateError",
     "WouldBlock",
+    "NotFoundError",
 ]
+__all__ += _session.__all__

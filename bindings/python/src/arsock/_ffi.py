@@ -43,6 +43,46 @@ class arsock_buf(ctypes.Structure):
     _fields_ = [("data", ctypes.c_void_p), ("len", ctypes.c_size_t)]
 
 
+class arsock_hub_config(ctypes.Structure):
+    """``struct arsock_hub_config``: settings of ``arsock_hub_start`` (session.py fills it)."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("host", ctypes.c_char_p),
+        ("port", ctypes.c_uint16),
+        ("max_peers_per_room", ctypes.c_uint32),
+        ("heartbeat_ms", ctypes.c_int32),
+        ("stale_after_ms", ctypes.c_int32),
+        ("resume_grace_ms", ctypes.c_int32),
+        ("token", ctypes.c_char_p),
+    ]
+
+
+class arsock_session_config(ctypes.Structure):
+    """``struct arsock_session_config``: settings of ``arsock_session_open``."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("token", ctypes.c_char_p),
+        ("name", ctypes.c_char_p),
+        ("connect_timeout_ms", ctypes.c_int32),
+    ]
+
+
+class arsock_event(ctypes.Structure):
+    """``struct arsock_event``: one event of ``arsock_session_poll``."""
+
+    _fields_ = [
+        ("kind", ctypes.c_uint32),
+        ("peer", ctypes.c_uint32),
+        ("reason", ctypes.c_int32),
+        ("flags", ctypes.c_uint32),
+        ("payload", ctypes.c_uint64),
+        ("size", ctypes.c_uint64),
+        ("time_us", ctypes.c_int64),
+    ]
+
+
 arsock_handle = ctypes.c_uint64
 arsock_status = ctypes.c_int32
 
@@ -121,6 +161,83 @@ FUNCTIONS: Dict[str, Tuple[object, List[object]]] = {
     "arsock_version": (ctypes.c_char_p, []),
     "arsock_abi_version": (ctypes.c_uint32, []),
 }
+
+# Sessions (issue 10): hubs and sessions.
+FUNCTIONS.update({
+    "arsock_hub_config_init": (None, [ctypes.POINTER(arsock_hub_config)]),
+    "arsock_hub_start": (
+        arsock_status,
+        [ctypes.POINTER(arsock_hub_config), ctypes.POINTER(arsock_handle)],
+    ),
+    "arsock_hub_local_port": (
+        arsock_status,
+        [arsock_handle, ctypes.POINTER(ctypes.c_uint16)],
+    ),
+    "arsock_session_config_init": (None, [ctypes.POINTER(arsock_session_config)]),
+    "arsock_session_open": (
+        arsock_status,
+        [
+            ctypes.c_char_p,
+            ctypes.c_uint16,
+            ctypes.c_char_p,
+            ctypes.POINTER(arsock_session_config),
+            ctypes.POINTER(arsock_handle),
+        ],
+    ),
+    "arsock_session_poll": (
+        arsock_status,
+        [
+            arsock_handle,
+            ctypes.POINTER(arsock_event),
+            ctypes.c_size_t,
+            ctypes.c_int32,
+            ctypes.POINTER(ctypes.c_size_t),
+        ],
+    ),
+    "arsock_session_read": (
+        arsock_status,
+        [
+            arsock_handle,
+            ctypes.c_uint64,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.POINTER(ctypes.c_size_t),
+        ],
+    ),
+    "arsock_session_send": (
+        arsock_status,
+        [arsock_handle, ctypes.c_uint32, ctypes.c_void_p, ctypes.c_size_t],
+    ),
+    "arsock_session_set_state": (
+        arsock_status,
+        [arsock_handle, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t],
+    ),
+    "arsock_session_get_state": (
+        arsock_status,
+        [
+            arsock_handle,
+            ctypes.c_char_p,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.POINTER(ctypes.c_size_t),
+        ],
+    ),
+    "arsock_session_delete_state": (arsock_status, [arsock_handle, ctypes.c_char_p]),
+    "arsock_session_peer_id": (
+        arsock_status,
+        [arsock_handle, ctypes.POINTER(ctypes.c_uint32)],
+    ),
+    "arsock_session_peer_name": (
+        arsock_status,
+        [
+            arsock_handle,
+            ctypes.c_uint32,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.POINTER(ctypes.c_size_t),
+        ],
+    ),
+})
 
 
 def candidate_paths(

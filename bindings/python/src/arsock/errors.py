@@ -33,6 +33,7 @@ class Status(enum.IntEnum):
     ERR_MESSAGE_TOO_LARGE = -12
     ERR_PROTOCOL = -13
     ERR_WOULD_BLOCK = -14
+    ERR_NOT_FOUND = -15
 
 
 class ArSockError(Exception):
@@ -111,6 +112,10 @@ class WouldBlock(ArSockError, BlockingIOError):
     """ARSOCK_ERR_WOULD_BLOCK: non-blocking send (send_timeout 0) and the queue is full."""
 
 
+class NotFoundError(ArSockError, LookupError):
+    """ARSOCK_ERR_NOT_FOUND: no such peer in the room, state key, or payload of the last poll."""
+
+
 ERROR_CLASSES: Dict[int, Type[ArSockError]] = {
     Status.ERR_INVALID_ARGUMENT: InvalidArgument,
     Status.ERR_INVALID_HANDLE: InvalidHandle,
@@ -126,6 +131,7 @@ ERROR_CLASSES: Dict[int, Type[ArSockError]] = {
     Status.ERR_MESSAGE_TOO_LARGE: MessageTooLarge,
     Status.ERR_PROTOCOL: ProtocolError,
     Status.ERR_WOULD_BLOCK: WouldBlock,
+    Status.ERR_NOT_FOUND: NotFoundError,
 }
 
 

@@ -1,0 +1,160 @@
+//! Poses from a hand-made device (any seq) and to a device that stops reading its socket.
+
+mod sessions;
+use arsock::pose::seq::seq_newer;
+use arsock::pose::Pose;
+use arsock::session::hub_core::HubConfig;
+use arsock::session::Hub;
+use sessions::raw::Raw;
+use sessions::*;
+use std::time::{Duration, Instant};
+
+fn p(entity: u32, seq: u32, x: f32) -> Pose {
+    Pose {
+        entity,
+        seq,
+        time_us: 1_000 + seq as i64,
+        position: [x, 0.0, 0.0],
+        ..Pose::default()
+    }
+}
+
+fn latest(h: arsock_handle) -> Vec<arsock_pose> {
+    let mut out = vec![arsock_pose::default(); 1024];
+    let mut n = 0;
+    ok(unsafe { arsock_session_latest_poses(h, out.as_mut_ptr(), out.len(), &mut n) });
+    out.truncate(n);
+    out
+}
+
+#[test]
+fn seq_older_and_equal_poses_are_never_surfaced_even_across_the_wrap() {
+    within(Duration::from_secs(60), || {
+        let (hub, port) = hub();
+        let b = Dev::join(port, "r1", "b");
+        let mut r = Raw::join(port, "r1");
+        // x marks each pose; the ones marked negative must never be seen.
+        let script = [
+            p(1, 10, 10.0),
+            p(1, 5, -5.0),
+            p(1, 11, 11.0),
+            p(1, 11, -99.0),
+            p(1, 0, -1.0),
+            p(2, u32::MAX - 1, 1.0),
+            p(2, 1, 2.0),
+            p(2, u32::MAX, -3.0),
+            p(2, 0x8000_0002, -4.0),
+            p(2, 3, 5.0),
+        ];
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let h = b.h;
+        let watcher = std::thread::spawn(move || {
+            let mut seen: Vec<(u32, u32, f32)> = Vec::new();
+            while !stop2.load(std::sync::atomic::Ordering::SeqCst) {
+                for q in latest(h) {
+                    seen.push((q.entity, q.seq, q.position[0]));
+                }
+            }
+            for q in latest(h) {
+                seen.push((q.entity, q.seq, q.position[0]));
+            }
+            seen
+        });
+        for (i, q) in script.iter().enumerate() {
+            if i % 2 == 0 {
+                r.send_poses(&[*q]);
+            } else {
+                r.send_poses(&[*q, *q]);
+            }
+            std::thread::sleep(Duration::from_millis(15));
+        }
+        let end = Instant::now() + Duration::from_secs(10);
+        while latest(b.h)
+            .iter()
+            .map(|q| (q.entity, q.seq))
+            .collect::<Vec<_>>()
+            != [(1, 11), (2, 3)]
+        {
+            assert!(Instant::now() < end, "{:?}", latest(b.h));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let seen = watcher.join().unwrap();
+        assert!(seen.iter().all(|s| s.2 > 0.0), "an older pose surfaced");
+        for e in [1, 2] {
+            let seqs: Vec<u32> = seen.iter().filter(|s| s.0 == e).map(|s| s.1).collect();
+            for w in seqs.windows(2) {
+                assert!(w[0] == w[1] || seq_newer(w[1], w[0]), "entity {e}: {w:?}");
+            }
+        }
+        let last = latest(b.h);
+        assert_eq!((last[0].position[0], last[1].position[0]), (11.0, 5.0));
+        assert!(last.iter().all(|q| q.peer == r.id));
+        b.close();
+        ok(arsock_close(hub));
+    });
+}
+
+#[test]
+fn a_reader_that_stops_gets_the_newest_poses_not_a_backlog_and_the_hub_holds_one_batch() {
+    within(Duration::from_secs(90), || {
+        let hub = Hub::start("127.0.0.1", 0, HubConfig::default()).unwrap();
+        let port = hub.local_addr().port();
+        let mut r = Raw::join(port, "r2");
+        let a = Dev::join(port, "r2", "a");
+        let entities = 16u32;
+        let rounds = 1500u32;
+        let mut worst = arsock::session::ConnPoseMemory::default();
+        // r reads nothing while a sends 1500 rounds of 16 poses (a heartbeat keeps it fresh).
+        for round in 1..=rounds {
+            let poses: Vec<arsock_pose> = (0..entities)
+                .map(|e| arsock_pose {
+                    entity: e,
+                    position: [round as f32, e as f32, 0.0],
+                    rotation: [0.0, 0.0, 0.0, 1.0],
+                    ..Default::default()
+                })
+                .collect();
+            ok(unsafe { arsock_session_send_poses(a.h, poses.as_ptr(), poses.len()) });
+            if round % 100 == 0 {
+                r.heartbeat();
+            }
+            if let Some(m) = hub.conn_memory("r2", r.id) {
+                worst.pose_keys = worst.pose_keys.max(m.pose_keys);
+                worst.pose_frame_bytes = worst.pose_frame_bytes.max(m.pose_frame_bytes);
+                worst.outbox_bytes = worst.outbox_bytes.max(m.outbox_bytes);
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        // The hub held at most one key per entity and one batch for r.
+        let batch_max = 8 + 10 + entities as usize * arsock::pose::wire::POSE_MAX_WIRE_LEN;
+        assert!(worst.pose_keys <= entities as usize, "{worst:?}");
+        assert!(worst.pose_frame_bytes <= batch_max, "{worst:?}");
+        assert!(worst.outbox_bytes <= 4 * batch_max, "{worst:?}");
+        // r reads again: it reaches the newest pose of every entity having received far
+        // fewer poses than were sent (the kernel's buffers held the rest of what it missed).
+        let mut newest = vec![0u32; entities as usize];
+        let mut received = 0usize;
+        while newest.iter().any(|&s| s != rounds) {
+            let (k, payload) = r.frame();
+            if k == arsock::session::ext_wire::kind::POSES {
+                let mut v = Vec::new();
+                arsock::pose::wire::decode_poses(&payload, 4096, &mut v).unwrap();
+                for q in v {
+                    received += 1;
+                    assert_eq!(q.peer, a.id);
+                    newest[q.entity as usize] = q.seq;
+                }
+            }
+        }
+        let sent = (entities * rounds) as usize;
+        println!("poses sent {sent}, received by the paused reader {received}, worst {worst:?}");
+        assert!(
+            received < sent / 2,
+            "received {received} of {sent}: a backlog"
+        );
+        a.close();
+        hub.close();
+    });
+}
