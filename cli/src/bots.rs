@@ -14,7 +14,9 @@
 use crate::report::{Histogram, RunReport};
 use crate::sim::{device_name, Walker};
 use crate::Failure;
-use arsock::session::{event_flag, event_kind, Event, Session, SessionConfig};
+use arsock::pose::seq::seq_newer;
+use arsock::pose::Pose;
+use arsock::session::{blob_flag, event_flag, event_kind, Event, Session, SessionConfig};
 use arsock::Timeout;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -30,8 +32,15 @@ pub const MESSAGES_PER_S: f64 = 2.0;
 pub const STATUS_PERIOD: Duration = Duration::from_secs(1);
 /// Anchors each device keeps placed (the oldest is removed when it places another).
 pub const ANCHORS_KEPT: usize = 2;
-/// How long the end phase waits for the other devices' END messages.
+/// How long the end phase waits for the other devices' END messages and final poses.
 pub const END_WAIT: Duration = Duration::from_secs(5);
+/// How often a device looks at the newest poses of the others (pose ages are measured then,
+/// so they include up to this much waiting).
+pub const LOOK_PERIOD: Duration = Duration::from_millis(1);
+/// Size of the blob stored with each anchor (stands for its mesh or map).
+pub const ANCHOR_BLOB_LEN: usize = 64 * 1024;
+/// The pose entity of a device's head.
+pub const HEAD: u32 = crate::feed::HEAD_ENTITY;
 
 const MAGIC: &[u8; 4] = b"ARSB";
 const KIND_CHAT: u8 = 1;
@@ -61,6 +70,7 @@ pub struct Progress {
     pub poses_sent: AtomicU64,
     pub poses_received: AtomicU64,
     pub anchors_placed: AtomicU64,
+    pub blobs_received: AtomicU64,
     pub reconnects: AtomicU64,
 }
 
@@ -69,6 +79,8 @@ struct Shared {
     run_id: u64,
     /// Peer id of each device once joined (0 = not yet).
     ids: Mutex<Vec<u32>>,
+    /// Room time of the last pose each device sent (0 = none), published at its end.
+    last_pose: Mutex<Vec<i64>>,
     progress: Progress,
     stop: AtomicBool,
     /// The first fatal problem of any device.
@@ -103,9 +115,14 @@ struct BotResult {
     /// Per sender device index: messages received, duplicates or out of order, END total.
     received: HashMap<usize, (u64, u64, Option<u64>)>,
     poses_sent: u64,
+    /// Distinct poses of other fleet devices seen, and the newest (seq, capture time) seen
+    /// per sender.
+    poses_seen: u64,
+    newest_pose: HashMap<usize, (u32, i64)>,
     pose_age: Histogram,
     rtt: Histogram,
     anchors: u64,
+    blobs_received: u64,
 }
 
 /// A running fleet of simulated devices.
@@ -125,6 +142,7 @@ impl Fleet {
             cfg,
             run_id,
             ids: Mutex::new(vec![0; n]),
+            last_pose: Mutex::new(vec![0; n]),
             progress: Progress::default(),
             stop: AtomicBool::new(false),
             failure: Mutex::new(None),
@@ -219,6 +237,13 @@ impl Fleet {
         let mut rtt = Histogram::new();
         let (mut delivered, mut lost, mut duplicated) = (0u64, 0u64, 0u64);
         let mut missing_end = 0u64;
+        let mut final_missing = 0u64;
+        let last_pose = self
+            .shared
+            .last_pose
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         for (r, res) in results.iter().enumerate() {
             pose_age.merge(&res.pose_age);
             rtt.merge(&res.rtt);
@@ -235,12 +260,18 @@ impl Fleet {
                 // What the sender says it sent (its END), or else what it counted itself.
                 let expected = end.unwrap_or(sender.sent);
                 lost += expected.saturating_sub(got);
+                let seen = res.newest_pose.get(&s).map_or(0, |p| p.1);
+                if last_pose[s] != 0 && seen != last_pose[s] {
+                    final_missing += 1;
+                }
             }
         }
         let report = RunReport {
             devices: results.len() as u32,
             seconds,
             poses_sent: results.iter().map(|r| r.poses_sent).sum(),
+            poses_seen: results.iter().map(|r| r.poses_seen).sum(),
+            final_poses_missing: final_missing,
             pose_age: pose_age.summary(),
             messages_sent: results.iter().map(|r| r.sent).sum(),
             messages_delivered: delivered,
@@ -248,6 +279,7 @@ impl Fleet {
             messages_duplicated: duplicated,
             rtt: rtt.summary(),
             anchors_placed: results.iter().map(|r| r.anchors).sum(),
+            blobs_received: results.iter().map(|r| r.blobs_received).sum(),
         };
         let mut failure = self.shared.failure();
         if failure.is_none() && missing_end > 0 {
@@ -302,6 +334,8 @@ struct Bot<'a> {
     last_rtt: Option<f64>,
     anchors: VecDeque<String>,
     epoch: Instant,
+    last_sent_pose: Option<i64>,
+    scratch: Vec<(usize, u32, i64)>,
 }
 
 fn bot(shared: &Shared, index: usize) -> BotResult {
@@ -338,6 +372,8 @@ fn bot(shared: &Shared, index: usize) -> BotResult {
         last_rtt: None,
         anchors: VecDeque::new(),
         epoch: Instant::now(),
+        last_sent_pose: None,
+        scratch: Vec::new(),
     };
     if let Err(why) = b.run() {
         shared.fail(format!("device {} ({name}): {why}", index + 1));
@@ -432,6 +468,18 @@ impl Bot<'_> {
                         .fetch_add(1, Ordering::Relaxed);
                 }
             }
+            event_kind::BLOB_AVAILABLE => {
+                if e.peer != self.me && e.flags & (blob_flag::DELETED | blob_flag::REFUSED) == 0 {
+                    self.res.blobs_received += 1;
+                    self.shared
+                        .progress
+                        .blobs_received
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                if e.peer == self.me && e.flags & blob_flag::REFUSED != 0 {
+                    return Err("the hub refused an anchor's blob (room budget full)".into());
+                }
+            }
             event_kind::STATE_CHANGED => {
                 let key = format!("{}{}", crate::feed::STATUS_PREFIX, self.me);
                 if e.payload.as_deref() == Some(key.as_bytes()) && e.peer == self.me {
@@ -498,15 +546,29 @@ impl Bot<'_> {
             .progress
             .anchors_placed
             .fetch_add(1, Ordering::Relaxed);
+        let blob: Vec<u8> = (0..ANCHOR_BLOB_LEN)
+            .map(|i| (i as u64 ^ self.res.anchors).wrapping_mul(2_654_435_761) as u8)
+            .collect();
+        self.session
+            .put_blob(&key, &blob)
+            .map_err(|e| format!("anchor blob: {e}"))?;
         self.anchors.push_back(key);
         while self.anchors.len() > ANCHORS_KEPT {
             if let Some(old) = self.anchors.pop_front() {
-                self.session
-                    .set_state(&old, None)
-                    .map_err(|e| e.to_string())?;
+                self.remove_anchor(&old)?;
             }
         }
         Ok(())
+    }
+
+    fn remove_anchor(&mut self, key: &str) -> Result<(), String> {
+        self.session
+            .set_state(key, None)
+            .map_err(|e| e.to_string())?;
+        match self.session.delete_blob(key) {
+            Ok(()) | Err(arsock::Error::NotFound(_)) => Ok(()),
+            Err(e) => Err(format!("anchor blob: {e}")),
+        }
     }
 
     fn broadcast(&mut self, kind: u8, seq: u64) -> Result<(), String> {
@@ -537,7 +599,9 @@ impl Bot<'_> {
                 continue;
             }
             let ids = self.shared.ids();
-            let all = ids.iter().all(|&id| id != 0)
+            let clock = self.session.room_time().is_ok();
+            let all = clock
+                && ids.iter().all(|&id| id != 0)
                 && ids
                     .iter()
                     .filter(|&&id| id != self.me)
@@ -561,6 +625,7 @@ impl Bot<'_> {
         let mut next_status = start + offset(211);
         let mut next_anchor = start + Duration::from_secs(2) + offset(409) * 4;
         let mut next_pose = start + offset(53).min(pose_period);
+        let mut next_look = start;
         let mut t_walk = 0.0;
         while !self.stopping() {
             let now = Instant::now();
@@ -589,38 +654,114 @@ impl Bot<'_> {
                     next_pose = now + pose_period; // fell behind: skip, poses are newest-only
                 }
             }
-            let due = next_msg.min(next_status).min(next_anchor).min(next_pose);
+            if now >= next_look {
+                self.look_poses();
+                next_look = now + LOOK_PERIOD;
+            }
+            let due = next_msg
+                .min(next_status)
+                .min(next_anchor)
+                .min(next_pose)
+                .min(next_look);
             let wait = due.saturating_duration_since(Instant::now());
             self.pump(wait.min(Duration::from_millis(100)))?;
         }
         // Ending.
+        if let Some(t) = self.last_sent_pose {
+            self.shared
+                .last_pose
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())[self.index] = t;
+        }
         self.broadcast(KIND_END, self.res.sent)?;
         let key = format!("{}{}", crate::feed::STATUS_PREFIX, self.me);
         let _ = self.session.set_state(&key, None);
         for a in std::mem::take(&mut self.anchors) {
-            let _ = self.session.set_state(&a, None);
+            let _ = self.remove_anchor(&a);
         }
         let deadline = Instant::now() + END_WAIT;
         while Instant::now() < deadline {
             let ids = self.shared.ids();
+            let last_pose = self
+                .shared
+                .last_pose
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            self.look_poses();
             let waiting = ids.iter().enumerate().any(|(i, id)| {
                 i != self.index
                     && self.present.contains(id)
-                    && self.res.received.get(&i).is_none_or(|r| r.2.is_none())
+                    && (self.res.received.get(&i).is_none_or(|r| r.2.is_none())
+                        || self.res.newest_pose.get(&i).map_or(0, |p| p.1) != last_pose[i])
             });
             if !waiting {
                 break;
             }
-            self.pump(Duration::from_millis(20))?;
+            self.pump(Duration::from_millis(2))?;
         }
         Ok(())
     }
 
-    /// Head pose at `t` seconds of the walk. Poses need the session pose API (issue 11),
-    /// which this build does not have yet: nothing is sent and nothing is counted.
+    /// Send the head pose at `t` seconds of the walk, captured now (room time).
     fn send_pose(&mut self, t: f64) -> Result<(), String> {
-        let _ = self.walker.pose_at(t);
-        Ok(())
+        let Ok((now_us, _)) = self.session.room_time() else {
+            return Ok(()); // no room clock (yet): no capture time to give
+        };
+        let sim = self.walker.pose_at(t);
+        let pose = Pose {
+            entity: HEAD,
+            time_us: now_us,
+            position: sim.position,
+            rotation: sim.rotation,
+            ..Pose::default()
+        };
+        match self.session.send_poses(&[pose]) {
+            Ok(()) => {
+                self.res.poses_sent += 1;
+                self.last_sent_pose = Some(now_us);
+                self.shared
+                    .progress
+                    .poses_sent
+                    .fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => Err(format!("send_poses: {e}")),
+        }
+    }
+
+    /// Look at the newest poses of the other devices: each one not seen before is counted,
+    /// and its age (room time now − capture time) recorded.
+    fn look_poses(&mut self) {
+        let Ok((now_us, _)) = self.session.room_time() else {
+            return;
+        };
+        let ids = self.shared.ids();
+        let mut fresh = std::mem::take(&mut self.scratch);
+        fresh.clear();
+        let _ = self.session.with_latest_poses(|poses| {
+            for p in poses.iter().filter(|p| p.entity == HEAD) {
+                if let Some(i) = ids.iter().position(|&id| id == p.peer && id != 0) {
+                    fresh.push((i, p.seq, p.time_us));
+                }
+            }
+        });
+        for &(i, seq, time_us) in &fresh {
+            let newer = match self.res.newest_pose.get(&i) {
+                None => true,
+                Some(&(old, _)) => seq_newer(seq, old),
+            };
+            if newer {
+                self.res.newest_pose.insert(i, (seq, time_us));
+                self.res.poses_seen += 1;
+                self.res.pose_age.record((now_us - time_us) as f64 / 1000.0);
+                self.shared
+                    .progress
+                    .poses_received
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.scratch = fresh;
     }
 }
 

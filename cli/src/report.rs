@@ -109,7 +109,12 @@ pub struct RunReport {
     pub devices: u32,
     pub seconds: f64,
     pub poses_sent: u64,
-    /// Pose age (receive time − capture time, room time) over every pose received.
+    /// Distinct poses of other devices the devices saw (poses are newest-only: one replaced
+    /// before a device looked is superseded, not lost).
+    pub poses_seen: u64,
+    /// (receiver, sender) pairs where the sender's last pose never became visible (must be 0).
+    pub final_poses_missing: u64,
+    /// Pose age (time seen − capture time, room time) over every pose seen.
     pub pose_age: Option<Percentiles>,
     pub messages_sent: u64,
     pub messages_delivered: u64,
@@ -121,14 +126,16 @@ pub struct RunReport {
     /// Round trip device → hub → device of the devices' status writes.
     pub rtt: Option<Percentiles>,
     pub anchors_placed: u64,
+    /// BLOB_AVAILABLE events of other devices' anchor blobs.
+    pub blobs_received: u64,
 }
 
 impl RunReport {
     pub fn text(&self) -> String {
         let age = match &self.pose_age {
             Some(p) => format!(
-                "pose age p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} poses received)",
-                p.p50_ms, p.p99_ms, p.max_ms, p.samples
+                "pose age p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} poses seen, {} final poses missing)",
+                p.p50_ms, p.p99_ms, p.max_ms, p.samples, self.final_poses_missing
             ),
             None => "no poses received".to_string(),
         };
@@ -141,7 +148,7 @@ impl RunReport {
         };
         format!(
             "{} devices for {:.1} s: {} poses sent; {age}\n\
-             messages: {} sent, {} delivered, {} lost, {} duplicated; {} anchors placed; {rtt}",
+             messages: {} sent, {} delivered, {} lost, {} duplicated; {} anchors placed ({} blobs received); {rtt}",
             self.devices,
             self.seconds,
             self.poses_sent,
@@ -149,7 +156,8 @@ impl RunReport {
             self.messages_delivered,
             self.messages_lost,
             self.messages_duplicated,
-            self.anchors_placed
+            self.anchors_placed,
+            self.blobs_received
         )
     }
 
@@ -248,6 +256,8 @@ mod tests {
             devices: 8,
             seconds: 20.0,
             poses_sent: 4800,
+            poses_seen: 33600,
+            final_poses_missing: 0,
             pose_age: h.summary(),
             messages_sent: 12,
             messages_delivered: 84,
@@ -255,6 +265,7 @@ mod tests {
             messages_duplicated: 0,
             rtt: None,
             anchors_placed: 3,
+            blobs_received: 21,
         };
         let t = r.text();
         assert!(
