@@ -427,6 +427,15 @@ impl Bot<'_> {
                 self.present.remove(&e.peer);
             }
             event_kind::DISCONNECTED => {
+                if self.me == 0 {
+                    let c = &self.shared.cfg;
+                    return Err(format!(
+                        "could not join: no hub answered at {}:{} ({})",
+                        c.host,
+                        c.port,
+                        crate::feed::reason_name(e.reason)
+                    ));
+                }
                 if e.flags & event_flag::RESUMING == 0 {
                     return Err(format!(
                         "disconnected: {}",
@@ -527,8 +536,8 @@ impl Bot<'_> {
 
     fn place_anchor(&mut self, t: f64) -> Result<(), String> {
         let p = self.walker.pose_at(t);
-        // Half a metre in front of the device, on the floor.
-        let (dx, dz) = (-(p.yaw as f64).sin() * 0.5, -(p.yaw as f64).cos() * 0.5);
+        // A metre in front of the device, on the floor.
+        let (dx, dz) = (-(p.yaw as f64).sin(), -(p.yaw as f64).cos());
         let x = p.position[0] as f64 + dx;
         let z = p.position[2] as f64 + dz;
         self.res.anchors += 1;
