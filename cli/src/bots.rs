@@ -129,7 +129,6 @@ struct BotResult {
 pub struct Fleet {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<BotResult>>,
-    started: Instant,
     running_since: Option<Instant>,
 }
 
@@ -169,7 +168,6 @@ impl Fleet {
         Ok(Fleet {
             shared,
             threads,
-            started: Instant::now(),
             running_since: None,
         })
     }
@@ -220,8 +218,8 @@ impl Fleet {
         self.shared.failure()
     }
 
-    /// Stop every device, wait for the end phase and count. Err only if a device failed (the
-    /// report of what was counted is then in the message's context: it is returned too).
+    /// Stop every device, wait for their end phase and count: the report, and the first fatal
+    /// problem of a device (or missing END messages), if any.
     pub fn finish(self) -> (RunReport, Option<String>) {
         let seconds = self
             .running_since
@@ -232,7 +230,6 @@ impl Fleet {
             .into_iter()
             .map(|t| t.join().unwrap_or_default())
             .collect();
-        let _ = self.started;
         let mut pose_age = Histogram::new();
         let mut rtt = Histogram::new();
         let (mut delivered, mut lost, mut duplicated) = (0u64, 0u64, 0u64);
@@ -333,7 +330,6 @@ struct Bot<'a> {
     status_n: u64,
     last_rtt: Option<f64>,
     anchors: VecDeque<String>,
-    epoch: Instant,
     last_sent_pose: Option<i64>,
     scratch: Vec<(usize, u32, i64)>,
 }
@@ -371,7 +367,6 @@ fn bot(shared: &Shared, index: usize) -> BotResult {
         status_n: 0,
         last_rtt: None,
         anchors: VecDeque::new(),
-        epoch: Instant::now(),
         last_sent_pose: None,
         scratch: Vec::new(),
     };
@@ -629,7 +624,6 @@ impl Bot<'_> {
         let pose_period = Duration::from_secs_f64(1.0 / hz);
         let offset = |k: u64| Duration::from_millis((self.index as u64 * k) % 1000);
         let start = Instant::now();
-        self.epoch = start;
         let mut next_msg = start + offset(137) / 2;
         let mut next_status = start + offset(211);
         let mut next_anchor = start + Duration::from_secs(2) + offset(409) * 4;
