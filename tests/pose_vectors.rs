@@ -1,13 +1,13 @@
-//! The pose test vectors of docs/POSES.md, read from that file and checked against the
+//! The pose test vectors of docs/PROTOCOL.md, read from that file and checked against the
 //! encoder (poses → exact bytes) and the decoder (bytes → poses, or the documented reason).
 
 use arsock::pose::quat::{angle_between, normalise, widen};
 use arsock::pose::wire::{decode_poses, encode_poses, MAX_BATCH_POSES};
 use arsock::pose::Pose;
 
-/// The fenced blocks of docs/POSES.md with the given info string, as lists of lines.
+/// The fenced blocks of docs/PROTOCOL.md with the given info string, as lists of lines.
 fn blocks(info: &str) -> Vec<Vec<String>> {
-    let path = format!("{}/docs/POSES.md", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/docs/PROTOCOL.md", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(path).unwrap();
     let mut out = Vec::new();
     let mut current: Option<Vec<String>> = None;

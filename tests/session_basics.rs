@@ -60,3 +60,27 @@ fn two_devices_see_each_other_exchange_messages_and_share_state() {
         ok(arsock_close(hub));
     });
 }
+
+#[test]
+fn a_session_opened_by_host_name_joins() {
+    within(Duration::from_secs(30), || {
+        // The hub listens on IPv4 only; where "localhost" resolves to ::1 first, the session
+        // tries the next address of the same attempt.
+        let (hub, port) = hub();
+        let host = cstr("localhost");
+        let room = cstr("r");
+        let mut s = 0;
+        ok(unsafe {
+            arsock_session_open(host.as_ptr(), port, room.as_ptr(), std::ptr::null(), &mut s)
+        });
+        let mut d = Dev {
+            h: s,
+            id: 0,
+            backlog: Default::default(),
+        };
+        let e = d.next(T).unwrap();
+        assert_eq!(e.kind, ARSOCK_EVENT_JOINED, "{e:?}");
+        d.close();
+        ok(arsock_close(hub));
+    });
+}

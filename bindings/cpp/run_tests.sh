@@ -65,6 +65,14 @@ run "$WORK/session_shared"
     "$ARSOCK_LIB_DIR/libarsock.a" -lpthread -ldl -lm -o "$WORK/session_static"
 run "$WORK/session_static"
 
+echo "== poses, clock and blobs (poses_example.cpp) against the shared and the static library"
+"$CXX" "${CXXFLAGS[@]}" -Iinclude -Ibindings/cpp bindings/cpp/poses_example.cpp \
+    -L"$ARSOCK_LIB_DIR" -larsock -Wl,-rpath,"$ARSOCK_LIB_DIR" -pthread -o "$WORK/poses_shared"
+run "$WORK/poses_shared"
+"$CXX" "${CXXFLAGS[@]}" -Iinclude -Ibindings/cpp bindings/cpp/poses_example.cpp \
+    "$ARSOCK_LIB_DIR/libarsock.a" -lpthread -ldl -lm -o "$WORK/poses_static"
+run "$WORK/poses_static"
+
 echo "== scripts/install.sh into a temporary prefix + pkg-config"
 PREFIX="$WORK/prefix"
 scripts/install.sh "$PREFIX" >"$WORK/install.txt"
@@ -77,7 +85,8 @@ STATIC_LIBS="$(pkg-config --static --libs arsock)"
 for l in -lpthread -ldl -lm; do
     case " $STATIC_LIBS " in *" $l "*) ;; *) echo "FAILED: pkg-config --static lacks $l" >&2; exit 1 ;; esac
 done
-for f in lib/libarsock.so lib/libarsock.a include/arsock.h include/arsock.hpp include/arsock_session.hpp; do
+for f in lib/libarsock.so lib/libarsock.a include/arsock.h include/arsock.hpp include/arsock_session.hpp \
+    include/arsock_poses.hpp; do
     [ -f "$PREFIX/$f" ] || { echo "FAILED: $PREFIX/$f not installed" >&2; exit 1; }
 done
 
@@ -108,6 +117,10 @@ LD_LIBRARY_PATH="$PREFIX/lib" run "$WORK/example_pkgconfig"
 "$CXX" "${CXXFLAGS[@]}" bindings/cpp/session_example.cpp $(pkg-config --cflags --libs arsock) \
     -pthread -o "$WORK/session_pkgconfig"
 LD_LIBRARY_PATH="$PREFIX/lib" run "$WORK/session_pkgconfig"
+# shellcheck disable=SC2046
+"$CXX" "${CXXFLAGS[@]}" bindings/cpp/poses_example.cpp $(pkg-config --cflags --libs arsock) \
+    -pthread -o "$WORK/poses_pkgconfig"
+LD_LIBRARY_PATH="$PREFIX/lib" run "$WORK/poses_pkgconfig"
 
 echo "== DESTDIR staging"
 DESTDIR="$WORK/stage" scripts/install.sh /usr/local >/dev/null

@@ -354,7 +354,7 @@ namespace ArSock
     /// ArSockException (Status NotFound for an unknown peer, key or payload, Closed once the session
     /// is over, State before JOINED, WouldBlock when the send queue is full, ...).
     /// </summary>
-    public sealed unsafe class ArSockSession : ArSockHandleOwner
+    public sealed unsafe partial class ArSockSession : ArSockHandleOwner
     {
         static ArSockSession() { ArSockNative.CheckAbi(); }
 
@@ -465,8 +465,10 @@ namespace ArSock
         /// <summary>The payload of ev as a new array of exactly its size.</summary>
         public byte[] Read(ArSockEvent ev)
         {
-            if (ev.Size > MaxArrayLength) throw new InvalidOperationException("payload of " + ev.Size + " bytes does not fit in a managed array");
-            byte[] buf = ev.Size == 0 ? Empty : new byte[ev.Size];
+            // BlobAvailable: the payload is the key (≤ 255 bytes); Size is the blob's size.
+            ulong size = ev.Kind == ArSockEventKind.BlobAvailable ? 255 : ev.Size;
+            if (size > MaxArrayLength) throw new InvalidOperationException("payload of " + size + " bytes does not fit in a managed array");
+            byte[] buf = size == 0 ? Empty : new byte[size];
             int n;
             fixed (byte* p = buf) n = ReadCore(ev.Payload, p, buf.Length);
             if (n == buf.Length) return buf;

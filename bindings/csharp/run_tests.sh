@@ -136,7 +136,8 @@ fi
                            printf "  printf(\"fields %%s %%d\\n\", \"%s\", %d);\n", s, nf
                            s = ""; next }
         s != "" && $0 !~ /^[ \t]*(\/\*|\*)/ && /;[ \t]*$/ {
-            line = $0; sub(/;[ \t]*$/, "", line); n = split(line, w, /[^A-Za-z0-9_]+/); f = w[n]
+            line = $0; sub(/;[ \t]*$/, "", line); sub(/[ \t]*\[[0-9]+\][ \t]*$/, "", line)
+            n = split(line, w, /[^A-Za-z0-9_]+/); f = w[n]
             nf++
             printf "  printf(\"offsetof %%s %%s %%zu\\n\", \"%s\", \"%s\", offsetof(struct %s, %s));\n", s, f, s, f }
     ' "$HEADER"

@@ -1,7 +1,7 @@
 //! Poses: where a device, a hand or an object is, and when (issue 11).
 //!
 //! Pure logic, no I/O: the [`Pose`](crate::pose::Pose) value and its validation, the compact wire form
-//! ([`wire`](crate::pose::wire), documented in docs/POSES.md), the newest-pose table with short histories
+//! ([`wire`](crate::pose::wire), documented in docs/PROTOCOL.md), the newest-pose table with short histories
 //! ([`table`](crate::pose::table)) and interpolation/extrapolation for rendering ([`sample`](crate::pose::sample)). The session layer
 //! moves the bytes; the C layer's `arsock_pose` (src/ffi/pose.rs) converts to and from
 //! [`Pose`](crate::pose::Pose).

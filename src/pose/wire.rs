@@ -1,4 +1,4 @@
-//! The compact wire form of a batch of poses (docs/POSES.md is the normative description).
+//! The compact wire form of a batch of poses (docs/PROTOCOL.md is the normative description).
 //!
 //! A batch is `count: u16 LE`, `base_time_us: i64 LE`, then `count` poses, each:
 //! `peer`, `entity`, `seq`, `flags` as unsigned LEB128 varints (u32, canonical, ≤ 5 bytes),

@@ -59,6 +59,10 @@ struct Inner {
     core: ClientCore,
     addrs: Vec<SocketAddr>,
     next_addr: usize,
+    /// Reading stopped because the application's events were over their limit.
+    held_back: bool,
+    /// Addresses not yet tried in the current connection attempt.
+    addrs_left: usize,
     sock: Option<(TcpStream, Token)>,
     connected: bool,
     reader: FrameReader,
@@ -127,6 +131,8 @@ impl Session {
                 core,
                 addrs,
                 next_addr: 0,
+                addrs_left: 0,
+                held_back: false,
                 sock: None,
                 connected: false,
                 reader: FrameReader::new(wire::MAX_FRAME_PAYLOAD),
@@ -196,7 +202,7 @@ impl Session {
             out.push((e, id));
         }
         // The application made room: read what was held back.
-        if !g.core.wants_pause() && g.connected {
+        if g.held_back && !g.core.wants_pause() && g.connected {
             if let Ok(r) = reactor::get() {
                 g.read();
                 g.obey(r, &self.shared);
@@ -329,29 +335,29 @@ impl Inner {
                 return;
             }
             self.drop_sock();
+            self.addrs_left = self.addrs.len();
+            let now = Instant::now();
+            self.core.on_connecting(now);
+            self.connect_next(r, me);
+        }
+    }
+
+    /// Try the next address of this attempt; once all failed, the attempt failed.
+    fn connect_next(&mut self, r: &Reactor, me: &Arc<Shared>) {
+        while self.addrs_left > 0 {
+            self.addrs_left -= 1;
             let addr = self.addrs[self.next_addr % self.addrs.len()];
             self.next_addr = self.next_addr.wrapping_add(1);
-            let now = Instant::now();
-            match TcpStream::connect(addr) {
-                Ok(mut s) => {
-                    let handler: Arc<dyn Handler> = me.clone();
-                    match r.register(&mut s, Interest::READABLE | Interest::WRITABLE, handler) {
-                        Ok(t) => {
-                            self.sock = Some((s, t));
-                            self.core.on_connecting(now);
-                        }
-                        Err(_) => {
-                            self.core.on_connecting(now);
-                            self.core.on_link_lost(reason::NETWORK, now);
-                        }
-                    }
-                }
-                Err(_) => {
-                    self.core.on_connecting(now);
-                    self.core.on_link_lost(reason::NETWORK, now);
-                }
+            let Ok(mut s) = TcpStream::connect(addr) else {
+                continue;
+            };
+            let handler: Arc<dyn Handler> = me.clone();
+            if let Ok(t) = r.register(&mut s, Interest::READABLE | Interest::WRITABLE, handler) {
+                self.sock = Some((s, t));
+                return;
             }
         }
+        self.core.on_link_lost(reason::NETWORK, Instant::now());
     }
 
     fn drop_sock(&mut self) {
@@ -365,7 +371,7 @@ impl Inner {
     }
 
     /// A readiness edge on the current socket.
-    fn on_ready(&mut self, ready: Ready) {
+    fn on_ready(&mut self, ready: Ready, me: Option<&Arc<Shared>>) {
         if self.linger_until.is_some() {
             return self.linger_step();
         }
@@ -376,18 +382,22 @@ impl Inner {
             if !(ready.writable || ready.error || ready.closed) {
                 return;
             }
-            let failed = matches!(s.take_error(), Ok(Some(_)) | Err(_));
-            if failed || ready.error {
-                return self.core.on_link_lost(reason::NETWORK, Instant::now());
-            }
-            match s.peer_addr() {
-                Ok(_) => {
-                    let _ = s.set_nodelay(true);
-                    self.connected = true;
-                    self.core.on_connected(Instant::now());
+            let failed = matches!(s.take_error(), Ok(Some(_)) | Err(_)) || ready.error;
+            let up = !failed && s.peer_addr().is_ok();
+            if up {
+                let _ = s.set_nodelay(true);
+                self.connected = true;
+                self.core.on_connected(Instant::now());
+            } else if failed || ready.closed {
+                self.drop_sock();
+                if let (Ok(r), Some(me)) = (reactor::get(), me) {
+                    self.connect_next(r, me);
+                } else {
+                    self.core.on_link_lost(reason::NETWORK, Instant::now());
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotConnected && !ready.closed => return,
-                Err(_) => return self.core.on_link_lost(reason::NETWORK, Instant::now()),
+                return;
+            } else {
+                return; // not connected yet (a spurious edge)
             }
         }
         self.write();
@@ -400,6 +410,7 @@ impl Inner {
         if !self.connected || !self.core.link_up() {
             return;
         }
+        self.held_back = false;
         let Inner {
             core,
             reader,
@@ -419,7 +430,10 @@ impl Inner {
         if reader.held() > 0 {
             match reader.resume(&mut on_frame) {
                 Ok(Flow::Continue) => {}
-                Ok(Flow::Pause) => return,
+                Ok(Flow::Pause) => {
+                    self.held_back = self.core.wants_pause();
+                    return;
+                }
                 Err(_) => return core.on_violation(Instant::now()),
             }
         }
@@ -450,7 +464,7 @@ impl Inner {
             }
         });
         match end {
-            End::Drained => {}
+            End::Drained => self.held_back = self.core.wants_pause(),
             End::Lost => self.core.on_link_lost(reason::NETWORK, Instant::now()),
             End::Violation => self.core.on_violation(Instant::now()),
         }
@@ -536,7 +550,7 @@ impl Handler for Shared {
             return;
         }
         let before = g.core.pending_events();
-        g.on_ready(ready);
+        g.on_ready(ready, Some(&me));
         if g.linger_until.is_none() && !g.closed {
             g.obey(r, &me);
             g.write();

@@ -379,3 +379,149 @@ mod tests {
         assert_eq!(decode(0x9F, &[1, 2, 3]), Ok(None));
     }
 }
+
+#[cfg(test)]
+mod vectors {
+    use super::*;
+    use crate::pose::Pose;
+
+    /// The frames of tests/vectors/session_ext.txt, by name.
+    pub(super) fn frames() -> Vec<(&'static str, ExtFrame<'static>)> {
+        vec![
+            (
+                "poses_one",
+                ExtFrame::Poses(vec![Pose {
+                    peer: 0,
+                    entity: 1,
+                    time_us: 1_000_000,
+                    position: [0.0; 3],
+                    rotation: [0.0, 0.0, 0.0, 1.0],
+                    seq: 1,
+                    flags: 0,
+                }]),
+            ),
+            ("ping", ExtFrame::Ping { t0: 1_700_000_000_000_000 }),
+            (
+                "pong",
+                ExtFrame::Pong {
+                    t0: 1_700_000_000_000_000,
+                    t1: 1_700_000_000_000_250,
+                    t2: 1_700_000_000_000_260,
+                },
+            ),
+            (
+                "blob_begin",
+                ExtFrame::BlobBegin {
+                    tag: 1,
+                    size: 5 * 1024 * 1024,
+                    key: "map",
+                },
+            ),
+            (
+                "blob_chunk_from_device",
+                ExtFrame::BlobChunk {
+                    uploader: 0,
+                    tag: 1,
+                    offset: 16384,
+                    key: "map",
+                    data: b"\x01\x02\x03",
+                },
+            ),
+            (
+                "blob_chunk_from_hub",
+                ExtFrame::BlobChunk {
+                    uploader: 2,
+                    tag: 1,
+                    offset: 0,
+                    key: "map",
+                    data: b"\xff",
+                },
+            ),
+            (
+                "blob_info_available",
+                ExtFrame::BlobInfo {
+                    flags: 0,
+                    uploader: 2,
+                    tag: 1,
+                    size: 5 * 1024 * 1024,
+                    time_us: 3000,
+                    key: "map",
+                },
+            ),
+            (
+                "blob_info_snapshot",
+                ExtFrame::BlobInfo {
+                    flags: info_flag::SNAPSHOT,
+                    uploader: 2,
+                    tag: 1,
+                    size: 9,
+                    time_us: 3000,
+                    key: "map",
+                },
+            ),
+            (
+                "blob_info_deleted",
+                ExtFrame::BlobInfo {
+                    flags: info_flag::DELETED,
+                    uploader: 3,
+                    tag: 0,
+                    size: 0,
+                    time_us: 4000,
+                    key: "map",
+                },
+            ),
+            (
+                "blob_info_refused",
+                ExtFrame::BlobInfo {
+                    flags: info_flag::REFUSED,
+                    uploader: 2,
+                    tag: 7,
+                    size: 67_108_864,
+                    time_us: 5000,
+                    key: "big",
+                },
+            ),
+            ("blob_delete", ExtFrame::BlobDelete { key: "map" }),
+        ]
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    fn unhex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn documented_vectors_match_the_encoder_and_the_decoder() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/session_ext.txt");
+        let text = std::fs::read_to_string(path).unwrap();
+        let want = frames();
+        let mut seen = 0;
+        for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+            let (name, bytes) = line.split_once('|').unwrap();
+            let (name, bytes) = (name.trim(), unhex(bytes));
+            let (_, f) = want.iter().find(|(n, _)| *n == name).unwrap();
+            assert_eq!(hex(&encode(f)), hex(&bytes), "{name}: encoder");
+            let len = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
+            assert_eq!(len, bytes.len() - HEADER_LEN, "{name}: length");
+            let got = decode(bytes[2], &bytes[HEADER_LEN..]).unwrap().unwrap();
+            assert_eq!(&got, f, "{name}: decoder");
+            seen += 1;
+        }
+        assert_eq!(seen, want.len(), "every frame has a vector");
+    }
+
+    #[test]
+    #[ignore = "prints the vectors file"]
+    fn print_vectors() {
+        for (n, f) in frames() {
+            println!("{n} | {}", hex(&encode(&f)));
+        }
+    }
+}

@@ -44,6 +44,8 @@ struct HubInner {
     closed: bool,
     /// The timer that re-checks connections whose poses or chunks wait for the kernel is set.
     held_timer: bool,
+    /// A job to write out every connection's new output is queued on the I/O thread.
+    flush_posted: bool,
 }
 
 /// Re-check delay while poses or chunks wait only for the kernel to drain.
@@ -79,6 +81,7 @@ impl Hub {
                 scratch: Vec::new(),
                 closed: false,
                 held_timer: false,
+                flush_posted: false,
             }),
         });
         let handler: Arc<dyn Handler> = shared.clone();
@@ -376,7 +379,18 @@ impl Handler for HubShared {
                 g.read(id);
             }
         }
-        g.pump(r);
+        // Write after every readiness event of this round has been handled: a message relayed
+        // from several senders in one round costs each receiver one write, not one per sender.
+        if !g.flush_posted {
+            g.flush_posted = true;
+            r.post(move |r| {
+                let mut g = me.lock();
+                g.flush_posted = false;
+                if !g.closed {
+                    g.pump(r);
+                }
+            });
+        }
     }
 
     fn on_timer(&self, r: &Reactor, token: Token, id: u64) {

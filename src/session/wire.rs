@@ -550,4 +550,4 @@ pub fn is_counted(kind: u8) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -88,12 +88,18 @@ pub fn poll(h: arsock_handle, timeout_ms: i32) -> Result<Vec<Ev>, arsock_status>
     for e in &evs[..n] {
         let mut payload = Vec::new();
         if e.payload != 0 {
-            payload = vec![0u8; e.size as usize];
+            // BLOB_AVAILABLE: the payload is the key (≤ 255 bytes), `size` the blob's size.
+            let blob = e.kind == ARSOCK_EVENT_BLOB_AVAILABLE;
+            payload = vec![0u8; if blob { 255 } else { e.size as usize }];
             let mut len = 0;
             ok(unsafe {
                 arsock_session_read(h, e.payload, payload.as_mut_ptr(), payload.len(), &mut len)
             });
-            assert_eq!(len as u64, e.size);
+            if blob {
+                payload.truncate(len);
+            } else {
+                assert_eq!(len as u64, e.size);
+            }
         }
         out.push(Ev {
             kind: e.kind,

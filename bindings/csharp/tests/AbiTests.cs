@@ -30,6 +30,7 @@ namespace ArSock.Tests
             { "arsock_hub_config", typeof(ArSockHubConfig) },
             { "arsock_session_config", typeof(ArSockSessionConfig) },
             { "arsock_event", typeof(ArSockEvent) },
+            { "arsock_pose", typeof(ArSockPose) },
         };
 
         /// <summary>ARSOCK_DEFAULT_MAX_MESSAGE -> DefaultMaxMessage; ERR_BUFFER_TOO_SMALL -> BufferTooSmall.</summary>
@@ -127,6 +128,7 @@ namespace ArSock.Tests
             Assert.AreEqual(Marshal.SizeOf(typeof(ArSockEvent)), sizeof(ArSockEvent), "ArSockEvent is blittable");
             Assert.AreEqual(Marshal.SizeOf(typeof(ArSockHubConfig)), sizeof(ArSockHubConfig), "ArSockHubConfig is blittable");
             Assert.AreEqual(Marshal.SizeOf(typeof(ArSockSessionConfig)), sizeof(ArSockSessionConfig), "ArSockSessionConfig is blittable");
+            Assert.AreEqual(Marshal.SizeOf(typeof(ArSockPose)), sizeof(ArSockPose), "ArSockPose is blittable");
         }
 
         // C field type -> the C# field types that fit it (enums by their underlying type)
@@ -150,6 +152,20 @@ namespace ArSock.Tests
                 {
                     string d = Regex.Replace(decl, @"\s+", " ").Trim();
                     if (d.Length == 0) continue;
+                    var am = Regex.Match(d, @"^(.*?)(\w+)\s*\[(\d+)\]$"); // float position[3]: a fixed buffer
+                    if (am.Success)
+                    {
+                        FieldInfo af = kv.Value.GetField(Pascal(am.Groups[2].Value));
+                        Assert.IsNotNull(af, kv.Key + "." + am.Groups[2].Value + " has no C# field");
+                        var fb = (System.Runtime.CompilerServices.FixedBufferAttribute)af.GetCustomAttributes(
+                            typeof(System.Runtime.CompilerServices.FixedBufferAttribute), false).FirstOrDefault();
+                        Assert.IsNotNull(fb, kv.Key + "." + am.Groups[2].Value + " must be a fixed buffer");
+                        Assert.AreEqual("float", Norm(am.Groups[1].Value), "teach the test other array element types");
+                        Assert.AreEqual(typeof(float), fb.ElementType, kv.Key + "." + am.Groups[2].Value);
+                        Assert.AreEqual(int.Parse(am.Groups[3].Value), fb.Length, kv.Key + "." + am.Groups[2].Value + " length");
+                        seen++;
+                        continue;
+                    }
                     var fm = Regex.Match(d, @"^(.*?)(\w+)$");
                     string ctype = Norm(fm.Groups[1].Value);
                     FieldInfo f = kv.Value.GetField(Pascal(fm.Groups[2].Value));
@@ -233,7 +249,7 @@ namespace ArSock.Tests
         {
             { "arsock_status", typeof(int) }, { "int32_t", typeof(int) }, { "uint32_t", typeof(uint) },
             { "uint16_t", typeof(ushort) }, { "arsock_handle", typeof(ulong) }, { "uint64_t", typeof(ulong) },
-            { "size_t", typeof(UIntPtr) }, { "void", typeof(void) },
+            { "size_t", typeof(UIntPtr) }, { "void", typeof(void) }, { "int64_t", typeof(long) },
         };
 
         /// <summary>Why the C# type t does not fit the C type c, or null if it does.</summary>

@@ -31,6 +31,9 @@ C_TO_CTYPES: Dict[str, object] = {
     "arsock_hub_config *": ctypes.POINTER(_ffi.arsock_hub_config),
     "arsock_session_config *": ctypes.POINTER(_ffi.arsock_session_config),
     "arsock_event *": ctypes.POINTER(_ffi.arsock_event),
+    "arsock_pose *": ctypes.POINTER(_ffi.arsock_pose),
+    "int64_t": ctypes.c_int64,
+    "int64_t *": ctypes.POINTER(ctypes.c_int64),
 }
 
 
@@ -139,6 +142,7 @@ class StructDrift(unittest.TestCase):
         "arsock_hub_config": _ffi.arsock_hub_config,
         "arsock_session_config": _ffi.arsock_session_config,
         "arsock_event": _ffi.arsock_event,
+        "arsock_pose": _ffi.arsock_pose,
     }
 
     def test_every_header_struct_is_bound_with_the_same_fields(self) -> None:
@@ -152,12 +156,20 @@ class StructDrift(unittest.TestCase):
                 parsed = []
                 for f in (f.strip() for f in m.group(1).split(";")):
                     if f:
-                        fm = re.match(r"^(.*?)\s*(\w+)$", " ".join(f.replace("*", " * ").split()))
+                        f = " ".join(f.replace("*", " * ").split())
+                        am = re.match(r"^(.*?)\s*(\w+)\s*\[(\d+)\]$", f)  # "float position[3]"
+                        fm = am or re.match(r"^(.*?)\s*(\w+)$", f)
                         assert fm is not None, f
-                        parsed.append((fm.group(2), norm_type(fm.group(1))))
+                        count = int(am.group(3)) if am else 0
+                        parsed.append((fm.group(2), norm_type(fm.group(1)), count))
                 fields = cls._fields_
-                self.assertEqual([n for n, _ in parsed], [f[0] for f in fields])
-                for (field, ctype), f in zip(parsed, fields):
+                self.assertEqual([n for n, _, _ in parsed], [f[0] for f in fields])
+                for (field, ctype, count), f in zip(parsed, fields):
+                    if count:
+                        self.assertEqual(ctype, "float", f"{name}.{field}")
+                        self.assertIs(f[1]._type_, ctypes.c_float, f"{name}.{field}")
+                        self.assertEqual(f[1]._length_, count, f"{name}.{field}")
+                        continue
                     self.assertIs(f[1], C_FIELDS.get(ctype, C_TO_CTYPES.get(ctype)), f"{name}.{field}")
 
     def test_config_init_writes_the_struct_size_the_binding_uses(self) -> None:
@@ -168,6 +180,7 @@ class StructDrift(unittest.TestCase):
         _ffi.lib.arsock_session_config_init(ctypes.byref(sess))
         self.assertEqual(sess.struct_size, ctypes.sizeof(_ffi.arsock_session_config))
         self.assertEqual(ctypes.sizeof(_ffi.arsock_event), 40)
+        self.assertEqual(ctypes.sizeof(_ffi.arsock_pose), 56)
 
 
 class ValueDrift(unittest.TestCase):

@@ -384,3 +384,40 @@ fn the_send_queue_is_bounded_by_unacknowledged_bytes() {
     ));
     assert!((limits::QUEUE_LIMIT / 1100..=limits::QUEUE_LIMIT / 1000).contains(&queued));
 }
+
+/// Property test: mutated frames fed to sessions in every phase never panic; a violation is
+/// reported as an error (the glue ends the session with PROTOCOL).
+#[test]
+fn fuzzed_frames_never_panic_a_session() {
+    use crate::session::wire::tests::{mutant, samples, Rng};
+    let samples = samples();
+    let mut rng = Rng(0xA076_1D64_78BD_642F);
+    let runs = if cfg!(debug_assertions) {
+        50_000
+    } else {
+        500_000
+    };
+    let mut errors = 0;
+    let mut n = Net::new(HubConfig::default());
+    for i in 0..runs {
+        if i % 100 == 0 {
+            n = Net::new(HubConfig::default());
+            let d = n.add("f");
+            if rng.below(2) == 0 {
+                n.run(); // joined and live; else still before HELLO's answer
+            } else {
+                n.devs[d].0.take_want();
+                n.devs[d].0.on_connecting(n.now);
+                n.devs[d].0.on_connected(n.now);
+            }
+        }
+        let (k, p) = mutant(&mut rng, &samples);
+        if n.devs[0].0.on_frame(k, &p, n.now).is_err() {
+            errors += 1;
+            n.devs[0].0.on_violation(n.now);
+        }
+        n.devs[0].0.take_events(usize::MAX);
+    }
+    println!("session fuzz: {runs} frames, {errors} violations");
+    assert!(errors > 0);
+}

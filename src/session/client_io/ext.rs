@@ -387,7 +387,7 @@ impl ClientExt {
         if !core.is_live() {
             return;
         }
-        if self.next_ping.is_none_or(|t| now >= t) {
+        if self.next_ping.map_or(true, |t| now >= t) {
             let f = ext_wire::encode(&ExtFrame::Ping {
                 t0: micros_at(Instant::now()),
             });

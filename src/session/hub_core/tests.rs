@@ -527,3 +527,79 @@ fn an_empty_room_is_removed_after_its_linger() {
     h.advance(2_000);
     assert!(h.core.room_state("r").is_none());
 }
+
+/// Property test: random and mutated frame streams from many connections (joined or not)
+/// never panic the hub; each offending connection is closed and the honest peer stays.
+#[test]
+fn fuzzed_streams_never_panic_the_hub_and_spare_the_honest_peer() {
+    use crate::session::stream::{Flow, FrameReader};
+    use crate::session::wire::tests::{mutant, samples, Rng};
+    let samples = samples();
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let mut h = H::new(HubConfig::default());
+    let honest = h.join(1, "r");
+    let runs = if cfg!(debug_assertions) {
+        20_000
+    } else {
+        200_000
+    };
+    let mut conn = 100;
+    let mut closed = 0;
+    for i in 0..runs {
+        if i % 20 == 0 {
+            conn += 1;
+            h.core.on_connect(conn, h.now);
+            if rng.below(2) == 0 {
+                let hello = Hello {
+                    version: 1,
+                    resume_peer: 0,
+                    resume_key: 0,
+                    ack: 0,
+                    room: "r",
+                    name: "f",
+                    token: b"",
+                };
+                let _ = h.frame(conn, &Frame::Hello(hello));
+            }
+        }
+        if h.core.outbox(conn).is_none() {
+            continue;
+        }
+        let (k, p) = mutant(&mut rng, &samples);
+        let mut bytes = vec![0xA5, 1, k, 0];
+        bytes.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&p);
+        if rng.below(50) == 0 {
+            bytes = (0..rng.below(40)).map(|_| rng.next() as u8).collect();
+        }
+        let mut r = FrameReader::new(wire::MAX_FRAME_PAYLOAD);
+        let now = h.now;
+        let core = &mut h.core;
+        let res = r.feed(&bytes, &mut |k, p| {
+            core.on_frame(conn, k, p, now)?;
+            Ok::<_, Violation>(Flow::Continue)
+        });
+        if res.is_err() {
+            h.core.fail(conn, now);
+            closed += 1;
+        }
+        h.core.take_closed();
+        h.core.take_dirty();
+        if i % 500 == 0 {
+            h.advance(50);
+            h.frame(1, &Frame::Ack { count: 0 }).ok();
+        }
+    }
+    println!(
+        "hub fuzz: {runs} frames on {} connections, {closed} closed for protocol errors",
+        conn - 100
+    );
+    assert!(
+        h.core.room_peers("r").contains(&honest),
+        "the honest peer was removed"
+    );
+    assert!(
+        h.core.outbox(1).is_some(),
+        "the honest peer's connection was closed"
+    );
+}

@@ -63,6 +63,8 @@ from .errors import (
 )
 from . import session as _session
 from .session import *  # noqa: F401,F403 - Hub, Session, Event, EventKind, Reason, EVENT_*, ...
+from . import poses as _poses
+from .poses import *  # noqa: F401,F403 - Pose, BLOB_DELETED, SESSION_MAX_BLOB, ...
 
 #: ARSOCK_VERSION_* of the header this package was released with (equal to __version__).
 VERSION_STRING = __version__
@@ -113,3 +115,4 @@ __all__ = [
     "NotFoundError",
 ]
 __all__ += _session.__all__
+__all__ += _poses.__all__

@@ -83,6 +83,21 @@ class arsock_event(ctypes.Structure):
     ]
 
 
+class arsock_pose(ctypes.Structure):
+    """``struct arsock_pose``: one pose of one entity of one peer (56 bytes)."""
+
+    _fields_ = [
+        ("peer", ctypes.c_uint32),
+        ("entity", ctypes.c_uint32),
+        ("time_us", ctypes.c_int64),
+        ("position", ctypes.c_float * 3),
+        ("rotation", ctypes.c_float * 4),
+        ("seq", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32),
+    ]
+
+
 arsock_handle = ctypes.c_uint64
 arsock_status = ctypes.c_int32
 
@@ -237,6 +252,53 @@ FUNCTIONS.update({
             ctypes.POINTER(ctypes.c_size_t),
         ],
     ),
+})
+
+
+# Poses, room clock and blobs of a session (issue 11).
+FUNCTIONS.update({
+    "arsock_session_send_poses": (
+        arsock_status,
+        [arsock_handle, ctypes.POINTER(arsock_pose), ctypes.c_size_t],
+    ),
+    "arsock_session_latest_poses": (
+        arsock_status,
+        [
+            arsock_handle,
+            ctypes.POINTER(arsock_pose),
+            ctypes.c_size_t,
+            ctypes.POINTER(ctypes.c_size_t),
+        ],
+    ),
+    "arsock_session_sample_poses": (
+        arsock_status,
+        [
+            arsock_handle,
+            ctypes.c_int64,
+            ctypes.POINTER(arsock_pose),
+            ctypes.c_size_t,
+            ctypes.POINTER(ctypes.c_size_t),
+        ],
+    ),
+    "arsock_session_time": (
+        arsock_status,
+        [arsock_handle, ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64)],
+    ),
+    "arsock_session_put_blob": (
+        arsock_status,
+        [arsock_handle, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t],
+    ),
+    "arsock_session_get_blob": (
+        arsock_status,
+        [
+            arsock_handle,
+            ctypes.c_char_p,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.POINTER(ctypes.c_size_t),
+        ],
+    ),
+    "arsock_session_delete_blob": (arsock_status, [arsock_handle, ctypes.c_char_p]),
 })
 
 

@@ -41,6 +41,7 @@ from ._core import (
 )
 from ._ffi import lib
 from .errors import NotFoundError, Status
+from .poses import SessionPoses
 
 #: Hub defaults and limits (ARSOCK_HUB_* of the header).
 HUB_DEFAULT_MAX_PEERS = 32
@@ -269,7 +270,7 @@ class Hub(_Handle):
         return self._port
 
 
-class Session(_Handle):
+class Session(SessionPoses, _Handle):
     """One device in room ``room`` (1-64 bytes of UTF-8) of the hub at ``host``:``port``.
 
     The constructor returns at once; JOINED (or REJECTED, or DISCONNECTED with
