@@ -259,3 +259,36 @@ fn a_hub_that_sends_malformed_frames_ends_the_session_with_protocol() {
         d.close();
     });
 }
+
+#[test]
+fn before_its_hello_a_connection_cannot_announce_a_large_frame() {
+    within(Duration::from_secs(30), || {
+        let (hub, port) = hub();
+        let mut s = raw(port);
+        // A frame of 100 KiB announced before any HELLO: refused from its header alone.
+        s.write_all(&[0xA5, 1, 0x87, 0, 0, 0x90, 0x01, 0]).unwrap();
+        let frames = read_to_end(s);
+        assert!(
+            frames.is_empty() || ends_with_protocol_bye(&frames),
+            "{frames:?}"
+        );
+        // After HELLO, large messages are fine.
+        let mut a = Dev::join(port, "big", "a");
+        let mut s = raw(port);
+        s.write_all(&hello("big")).unwrap();
+        a.until(T, |e| e.kind == ARSOCK_EVENT_PEER_JOINED);
+        let big = vec![7u8; 100 * 1024];
+        s.write_all(&wire::encode(&Frame::Send {
+            to: 0,
+            payload: &big,
+        }))
+        .unwrap();
+        let m = a
+            .until(T, |e| e.kind == ARSOCK_EVENT_MESSAGE)
+            .pop()
+            .unwrap();
+        assert_eq!(m.payload, big);
+        a.close();
+        ok(arsock_close(hub));
+    });
+}

@@ -109,13 +109,19 @@ pub(crate) fn close(h: arsock_handle) -> Result<(), FfiError> {
     Ok(())
 }
 
-/// Close a server or client handle. The handle is invalid as soon as this returns.
+/// Close a server, client, hub or session handle. The handle is invalid as soon as this
+/// returns.
 ///
 /// Calls blocked on the handle in other threads return ARSOCK_ERR_CLOSED promptly (a receive
 /// at once, an accept within about 20 ms). For a client, data already accepted by a send keeps
 /// going to the peer in the background: the socket is released once the peer has
 /// acknowledged all of it, or after ARSOCK_CLOSE_LINGER_MS at most (what is still undelivered
 /// then is dropped). Unread data from the peer is discarded.
+///
+/// A hub sends every peer DISCONNECTED(HUB_SHUTDOWN) and closes its connections. A session
+/// leaves its room: what it already sent still reaches the hub (for at most
+/// ARSOCK_CLOSE_LINGER_MS), then the others see PEER_LEFT(REMOTE_CLOSE); a poll blocked on it
+/// returns ARSOCK_ERR_CLOSED.
 ///
 /// Never blocks. Any thread.
 ///

@@ -30,6 +30,7 @@ pub struct ClientConfig {
 const EVENT_BYTES_LIMIT: usize = 4 * 1024 * 1024;
 const EVENT_COUNT_LIMIT: usize = 65_536;
 const ACK_EVERY: u64 = 32;
+const ACK_BYTES: usize = 64 * 1024;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
@@ -95,6 +96,7 @@ pub struct ClientCore {
     acked: u64,
     received: u64,
     ack_sent: u64,
+    unacked_bytes: usize,
     last_heard: Instant,
     last_sent: Instant,
     /// Reconnecting: when the link broke (the grace runs from the hub's last news of us).
@@ -129,6 +131,7 @@ impl ClientCore {
             acked: 0,
             received: 0,
             ack_sent: 0,
+            unacked_bytes: 0,
             last_heard: now,
             last_sent: now,
             broken_since: None,
@@ -364,6 +367,7 @@ impl ClientCore {
 
     fn send_ack(&mut self, now: Instant) {
         self.ack_sent = self.received;
+        self.unacked_bytes = 0;
         self.outbox.push_control(
             wire::encode(&Frame::Ack {
                 count: self.received,
@@ -499,7 +503,8 @@ impl ClientCore {
                     size,
                     time_us,
                 });
-                if self.received - self.ack_sent >= ACK_EVERY {
+                self.unacked_bytes += payload.len();
+                if self.received - self.ack_sent >= ACK_EVERY || self.unacked_bytes >= ACK_BYTES {
                     self.send_ack(now);
                 }
             }
@@ -532,211 +537,6 @@ impl ClientCore {
                 )))
             }
         }
-        Ok(())
-    }
-
-    fn welcomed(&mut self, w: &wire::Welcome, now: Instant) {
-        if self.joined && (w.peer != self.peer_id || w.resumed == 0) {
-            return self.finish(event_kind::DISCONNECTED, reason::PROTOCOL, now);
-        }
-        let sent_total = self.acked + self.retained.len() as u64;
-        if w.ack < self.acked || w.ack > sent_total {
-            return self.finish(event_kind::DISCONNECTED, reason::PROTOCOL, now);
-        }
-        while self.acked < w.ack {
-            if let Some(f) = self.retained.pop_front() {
-                self.retained_bytes -= f.len();
-            }
-            self.acked += 1;
-        }
-        self.peer_id = w.peer;
-        self.resume_key = w.resume_key;
-        self.heartbeat = Duration::from_millis(w.heartbeat_ms as u64);
-        self.stale_after = Duration::from_millis(w.stale_ms as u64);
-        self.grace = (w.grace_ms >= 0).then(|| Duration::from_millis(w.grace_ms as u64));
-        self.clock_offset_us = w.time_us.saturating_sub(micros_at(now));
-        self.staging = Some(Staging {
-            resumed: w.resumed != 0,
-            dropped: w.dropped,
-            ..Default::default()
-        });
-        self.link = Link::Syncing;
-        // What the hub has not acknowledged goes again, in order, then new sends follow.
-        for f in &self.retained {
-            self.outbox.push_data(f.clone());
-        }
-        self.last_sent = now;
-    }
-
-    fn synced(&mut self, time_us: i64, now: Instant) {
-        let Some(mut s) = self.staging.take() else {
-            return;
-        };
-        s.time_us = time_us;
-        self.link = Link::Live;
-        self.broken_since = None;
-        self.retry_at = None;
-        self.backoff = BACKOFF_MIN;
-        let old_peers = std::mem::take(&mut self.peers);
-        let old_state = std::mem::take(&mut self.state);
-        if !self.joined {
-            self.joined = true;
-            let id = self.peer_id;
-            self.emit(Event {
-                kind: event_kind::JOINED,
-                peer: id,
-                reason: 0,
-                flags: 0,
-                payload: None,
-                size: 0,
-                time_us,
-            });
-        } else {
-            let _ = now;
-            self.emit(Event {
-                kind: event_kind::RECONNECTED,
-                peer: 0,
-                reason: 0,
-                flags: 0,
-                payload: None,
-                size: s.dropped,
-                time_us,
-            });
-        }
-        let _ = s.resumed;
-        for (&id, p) in &s.peers {
-            match old_peers.get(&id) {
-                None => {
-                    self.emit(Event {
-                        kind: event_kind::PEER_JOINED,
-                        peer: id,
-                        reason: 0,
-                        flags: 0,
-                        payload: None,
-                        size: 0,
-                        time_us,
-                    });
-                    if p.stale {
-                        self.emit(Event {
-                            kind: event_kind::PEER_STALE,
-                            peer: id,
-                            reason: 0,
-                            flags: 0,
-                            payload: None,
-                            size: 0,
-                            time_us,
-                        });
-                    }
-                }
-                Some(o) if o.stale != p.stale => {
-                    let k = if p.stale {
-                        event_kind::PEER_STALE
-                    } else {
-                        event_kind::PEER_RESUMED
-                    };
-                    self.emit(Event {
-                        kind: k,
-                        peer: id,
-                        reason: 0,
-                        flags: 0,
-                        payload: None,
-                        size: 0,
-                        time_us,
-                    });
-                }
-                Some(_) => {}
-            }
-        }
-        for &id in old_peers.keys().filter(|id| !s.peers.contains_key(id)) {
-            self.emit(Event {
-                kind: event_kind::PEER_LEFT,
-                peer: id,
-                reason: reason::NONE,
-                flags: 0,
-                payload: None,
-                size: 0,
-                time_us,
-            });
-        }
-        for (key, (writer, value)) in &s.state {
-            if old_state.get(key).is_none_or_differs(value) {
-                let kb: Bytes = key.as_bytes().into();
-                let size = kb.len() as u64;
-                self.emit(Event {
-                    kind: event_kind::STATE_CHANGED,
-                    peer: *writer,
-                    reason: 0,
-                    flags: 0,
-                    payload: Some(kb),
-                    size,
-                    time_us,
-                });
-            }
-        }
-        for key in old_state.keys().filter(|k| !s.state.contains_key(*k)) {
-            let kb: Bytes = key.as_bytes().into();
-            let size = kb.len() as u64;
-            self.emit(Event {
-                kind: event_kind::STATE_CHANGED,
-                peer: 0,
-                reason: 0,
-                flags: event_flag::STATE_DELETED,
-                payload: Some(kb),
-                size,
-                time_us,
-            });
-        }
-        self.peers = s.peers;
-        self.state = s.state;
-    }
-
-    fn live_peer(
-        &mut self,
-        what: u8,
-        peer: u32,
-        why: i32,
-        time_us: i64,
-        name: &str,
-    ) -> Result<(), Violation> {
-        let kind = match what {
-            peer_what::JOINED => {
-                self.peers.insert(
-                    peer,
-                    PeerView {
-                        name: name.to_string(),
-                        stale: false,
-                    },
-                );
-                event_kind::PEER_JOINED
-            }
-            peer_what::STALE => {
-                if let Some(p) = self.peers.get_mut(&peer) {
-                    p.stale = true;
-                }
-                event_kind::PEER_STALE
-            }
-            peer_what::RESUMED => {
-                if let Some(p) = self.peers.get_mut(&peer) {
-                    p.stale = false;
-                }
-                event_kind::PEER_RESUMED
-            }
-            peer_what::LEFT => {
-                self.peers.remove(&peer);
-                event_kind::PEER_LEFT
-            }
-            _ => return Err(Violation("PEER PRESENT outside a snapshot".into())),
-        };
-        let why = if what == peer_what::LEFT { why } else { 0 };
-        self.emit(Event {
-            kind,
-            peer,
-            reason: why,
-            flags: 0,
-            payload: None,
-            size: 0,
-            time_us,
-        });
         Ok(())
     }
 
@@ -853,21 +653,13 @@ pub fn check_key(key: &str) -> Result<(), Error> {
     Ok(())
 }
 
-trait Differs {
-    fn is_none_or_differs(&self, v: &Bytes) -> bool;
-}
-
-impl Differs for Option<&(u32, Bytes)> {
-    fn is_none_or_differs(&self, v: &Bytes) -> bool {
-        self.map_or(true, |(_, old)| old != v)
-    }
-}
-
-#[cfg(test)]
-mod tests;
-
 impl From<super::stream::StreamError> for Violation {
     fn from(e: super::stream::StreamError) -> Self {
         Violation(e.0)
     }
 }
+
+mod view;
+
+#[cfg(test)]
+mod tests;

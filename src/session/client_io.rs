@@ -400,8 +400,43 @@ impl Inner {
                 return; // not connected yet (a spurious edge)
             }
         }
+        if self.held_back && (ready.closed || ready.error) {
+            return self.lost_while_held();
+        }
         self.write();
         self.read();
+    }
+
+    /// The link ended while reading was held back (the application is not polling): the
+    /// hub's last words (a BYE, e.g. SLOW_PEER) may sit unread behind the held frames. Look
+    /// for them without delivering anything (what was not acknowledged is resent after the
+    /// resume), so the DISCONNECTED event gives the hub's reason.
+    fn lost_while_held(&mut self) {
+        let mut why = reason::NETWORK;
+        if let Some((s, _)) = self.sock.as_mut() {
+            let mut rest = Vec::new();
+            let _ = s.read_to_end(&mut rest); // bounded by the socket's receive buffer
+            let reader = &mut self.reader;
+            let mut tail =
+                |k: u8, p: &[u8]| -> std::result::Result<Flow, super::client_core::Violation> {
+                    if let Ok(Some(wire::Frame::Bye { reason: r })) = wire::decode(k, p) {
+                        why = r;
+                    }
+                    Ok(Flow::Continue)
+                };
+            let _ = reader.resume(&mut tail);
+            let _ = reader.feed(&rest, &mut tail);
+        }
+        self.reader.clear();
+        if why == reason::SLOW_PEER || why == reason::NETWORK {
+            self.core.on_link_lost(why, Instant::now());
+        } else {
+            // Any other BYE ends the session, as if it had been read in turn.
+            let bye = wire::encode(&wire::Frame::Bye { reason: why });
+            let _ = self
+                .core
+                .on_frame(bye[2], &bye[crate::frame::HEADER_LEN..], Instant::now());
+        }
     }
 
     /// Feed held and newly received bytes to the core until the socket is drained or the
@@ -491,6 +526,9 @@ impl Inner {
             };
             if flush(s, self.core.outbox()).is_err() {
                 if self.linger_until.is_none() {
+                    if self.held_back {
+                        return self.lost_while_held();
+                    }
                     self.core.on_link_lost(reason::NETWORK, Instant::now());
                 }
                 return;

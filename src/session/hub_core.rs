@@ -9,10 +9,9 @@
 //! state frames are not kept: a resumed peer gets a fresh snapshot instead.
 
 use super::stream::{Bytes, Outbox};
-use super::wire::{self, peer_what, state_flag, Frame, Hello};
+use super::wire::{self, peer_what, Frame};
 use super::{limits, micros_at, reason};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -66,6 +65,8 @@ impl Default for HubConfig {
 const HARD_QUEUE_FACTOR: usize = 8;
 /// Acknowledge at once after this many unacknowledged counted frames (else on the next tick).
 const ACK_EVERY: u64 = 32;
+/// ... or after this many bytes of them.
+const ACK_BYTES: usize = 64 * 1024;
 
 struct Conn {
     outbox: Outbox,
@@ -91,6 +92,7 @@ struct Peer {
     /// Counted frames received from this peer, and the last count acknowledged to it.
     received: u64,
     ack_sent: u64,
+    unacked_bytes: usize,
 }
 
 impl Peer {
@@ -166,6 +168,11 @@ impl HubCore {
         self.conns.get_mut(&id).map(|c| &mut c.outbox)
     }
 
+    /// True once a connection's HELLO was accepted (it speaks for a peer).
+    pub fn joined(&self, id: ConnId) -> bool {
+        self.conns.get(&id).is_some_and(|c| c.peer.is_some())
+    }
+
     /// Number of open connections.
     pub fn conn_count(&self) -> usize {
         self.conns.len()
@@ -223,6 +230,8 @@ impl HubCore {
     /// End a connection (with a BYE if `bye` is given); its peer is left as is.
     fn end_conn(&mut self, id: ConnId, bye: Option<i32>) {
         if let Some(mut c) = self.conns.remove(&id) {
+            // Queued messages are kept in the peer's queue anyway: only the BYE matters now.
+            c.outbox.drop_queued_data();
             if let Some(reason) = bye {
                 c.outbox
                     .push_data(wire::encode(&Frame::Bye { reason }).into());
@@ -325,11 +334,11 @@ impl HubCore {
         self.heard(&room, peer, now);
         match frame {
             Frame::Send { to, payload } => {
-                self.count_received(&room, peer, id, now);
+                self.count_received(&room, peer, id, payload.len(), now);
                 self.relay(&room, peer, to, payload, now);
             }
             Frame::SetState { flags, key, value } => {
-                self.count_received(&room, peer, id, now);
+                self.count_received(&room, peer, id, key.len() + value.len(), now);
                 self.set_state(&room, peer, flags, key, value, now);
             }
             Frame::Ack { count } => self.acked(&room, peer, count)?,
@@ -362,7 +371,7 @@ impl HubCore {
         }
     }
 
-    fn count_received(&mut self, room: &Arc<str>, peer: u32, id: ConnId, now: Instant) {
+    fn count_received(&mut self, room: &Arc<str>, peer: u32, id: ConnId, len: usize, now: Instant) {
         let Some(p) = self
             .rooms
             .get_mut(room)
@@ -371,8 +380,10 @@ impl HubCore {
             return;
         };
         p.received += 1;
-        if p.received - p.ack_sent >= ACK_EVERY {
+        p.unacked_bytes += len;
+        if p.received - p.ack_sent >= ACK_EVERY || p.unacked_bytes >= ACK_BYTES {
             p.ack_sent = p.received;
+            p.unacked_bytes = 0;
             let f = wire::encode(&Frame::Ack { count: p.received });
             self.push(id, f, true, now);
         }
@@ -404,196 +415,6 @@ impl HubCore {
             p.hard_limit = self.cfg.queue_limit.saturating_mul(HARD_QUEUE_FACTOR);
         }
         Ok(())
-    }
-
-    fn new_resume_key(&mut self) -> u64 {
-        self.key_counter += 1;
-        let mut h = self.keys.build_hasher();
-        h.write_u64(self.key_counter);
-        h.write_u128(micros_at(Instant::now()) as u128);
-        h.finish() | 1
-    }
-
-    fn hello(&mut self, id: ConnId, h: &Hello<'_>, now: Instant) {
-        if h.version != wire::PROTOCOL_VERSION {
-            let text = format!(
-                "session protocol {} (hub speaks {})",
-                h.version,
-                wire::PROTOCOL_VERSION
-            );
-            return self.reject(id, reason::VERSION, &text, now);
-        }
-        if let Some(t) = &self.cfg.token {
-            if h.token != t.as_slice() {
-                return self.reject(id, reason::AUTH, "wrong or missing token", now);
-            }
-        }
-        let room: Arc<str> = match self.rooms.get_key_value(h.room) {
-            Some((k, _)) => k.clone(),
-            None => Arc::from(h.room),
-        };
-        if h.resume_peer != 0 {
-            return self.resume(id, room, h, now);
-        }
-        let r = self.rooms.entry(room.clone()).or_default();
-        if r.peers.len() as u32 >= self.cfg.max_peers || r.last_id == u32::MAX {
-            let text = format!("room has {} peers", r.peers.len());
-            return self.reject(id, reason::ROOM_FULL, &text, now);
-        }
-        r.last_id += 1;
-        r.empty_since = None;
-        let peer = r.last_id;
-        let resume_key = self.new_resume_key();
-        let r = self.rooms.entry(room.clone()).or_default();
-        r.peers.insert(
-            peer,
-            Peer {
-                name: h.name.to_string(),
-                resume_key,
-                conn: Some(id),
-                last_heard: now,
-                stale: false,
-                retained: VecDeque::new(),
-                retained_bytes: 0,
-                acked: 0,
-                over_since: None,
-                hard_limit: self.cfg.queue_limit.saturating_mul(HARD_QUEUE_FACTOR),
-                dropped: 0,
-                received: 0,
-                ack_sent: 0,
-            },
-        );
-        if let Some(c) = self.conns.get_mut(&id) {
-            c.peer = Some((room.clone(), peer));
-        }
-        self.obs.event(ObservedKind::Joined, &room, peer, h.name);
-        self.welcome(id, &room, peer, 0, false, now);
-        self.announce(&room, peer, peer_what::JOINED, reason::NONE, now);
-    }
-
-    fn resume(&mut self, id: ConnId, room: Arc<str>, h: &Hello<'_>, now: Instant) {
-        let ok = self
-            .rooms
-            .get(&room)
-            .and_then(|r| r.peers.get(&h.resume_peer))
-            .is_some_and(|p| p.resume_key == h.resume_key);
-        if !ok {
-            return self.reject(
-                id,
-                reason::TIMEOUT,
-                "no such peer to resume (grace over?)",
-                now,
-            );
-        }
-        let peer = h.resume_peer;
-        let Some(p) = self
-            .rooms
-            .get_mut(&room)
-            .and_then(|r| r.peers.get_mut(&peer))
-        else {
-            return;
-        };
-        if h.ack < p.acked || h.ack > p.sent_total() {
-            let text = format!(
-                "resume ack {} outside {}..={}",
-                h.ack,
-                p.acked,
-                p.sent_total()
-            );
-            return self.reject(id, reason::PROTOCOL, &text, now);
-        }
-        let old = p.conn.replace(id);
-        self.obs
-            .event(ObservedKind::Reconnected, &room, peer, &p.name);
-        while p.acked < h.ack {
-            if let Some(f) = p.retained.pop_front() {
-                p.retained_bytes -= f.len();
-            }
-            p.acked += 1;
-        }
-        // A resumed peer gets a fresh slow_peer_ms to work through what was kept for it.
-        p.over_since = (p.retained_bytes > self.cfg.queue_limit).then_some(now);
-        let hard = self.cfg.queue_limit.saturating_mul(HARD_QUEUE_FACTOR);
-        p.hard_limit = hard.max(p.retained_bytes.saturating_add(self.cfg.queue_limit));
-        let dropped = std::mem::take(&mut p.dropped);
-        let resend: Vec<Bytes> = p.retained.iter().cloned().collect();
-        if let Some(old) = old {
-            self.end_conn(old, None);
-        }
-        if let Some(c) = self.conns.get_mut(&id) {
-            c.peer = Some((room.clone(), peer));
-        }
-        self.heard(&room, peer, now);
-        self.welcome(id, &room, peer, dropped, true, now);
-        if let Some(c) = self.conns.get_mut(&id) {
-            for f in resend {
-                c.outbox.push_data(f);
-            }
-        }
-    }
-
-    /// WELCOME and the snapshot (the other peers and the whole state).
-    fn welcome(
-        &mut self,
-        id: ConnId,
-        room: &Arc<str>,
-        peer: u32,
-        dropped: u64,
-        resumed: bool,
-        now: Instant,
-    ) {
-        let t = micros_at(now);
-        let Some(r) = self.rooms.get(room) else {
-            return;
-        };
-        let Some(p) = r.peers.get(&peer) else { return };
-        let mut frames = Vec::with_capacity(2 + r.peers.len() + r.state.len());
-        frames.push(wire::encode(&Frame::Welcome(wire::Welcome {
-            version: wire::PROTOCOL_VERSION,
-            peer,
-            resume_key: p.resume_key,
-            ack: p.received,
-            time_us: t,
-            heartbeat_ms: self.cfg.heartbeat.as_millis().clamp(1, u32::MAX as u128) as u32,
-            stale_ms: self.cfg.stale_after.as_millis().clamp(1, u32::MAX as u128) as u32,
-            grace_ms: self
-                .cfg
-                .grace
-                .map_or(-1, |g| g.as_millis().min(i32::MAX as u128) as i32),
-            dropped,
-            resumed: resumed as u8,
-        })));
-        for (&other, op) in r.peers.iter().filter(|(&o, _)| o != peer) {
-            frames.push(wire::encode(&Frame::Peer {
-                what: peer_what::PRESENT,
-                flags: if op.stale { wire::PEER_FLAG_STALE } else { 0 },
-                peer: other,
-                reason: reason::NONE,
-                time_us: t,
-                name: &op.name,
-            }));
-        }
-        for (key, e) in &r.state {
-            frames.push(wire::encode(&Frame::State {
-                flags: state_flag::SNAPSHOT,
-                writer: e.writer,
-                time_us: t,
-                key,
-                value: &e.value,
-            }));
-        }
-        self.ext_snapshot_frames(room, t, &mut frames);
-        frames.push(wire::encode(&Frame::SnapshotEnd {
-            time_us: t,
-            peers: (r.peers.len() - 1) as u32,
-            keys: r.state.len() as u32,
-        }));
-        let mut first = true;
-        for f in frames {
-            self.push(id, f, first, now);
-            first = false;
-        }
-        self.ext_welcome(id, room, peer, now);
     }
 
     /// Send a presence frame about `peer` to every other connected peer of the room.
@@ -659,201 +480,6 @@ impl HubCore {
         self.push_shared(&targets, &f, now);
     }
 
-    /// Queue a counted frame for a peer: kept until acknowledged; while the peer is away, only
-    /// up to the queue limit (the rest is dropped and counted).
-    fn deliver(&mut self, room: &Arc<str>, to: u32, f: &Bytes, now: Instant) {
-        let limit = self.cfg.queue_limit;
-        let Some(p) = self.rooms.get_mut(room).and_then(|r| r.peers.get_mut(&to)) else {
-            return;
-        };
-        match p.conn {
-            None => {
-                if p.retained_bytes + f.len() > limit {
-                    p.dropped += 1;
-                    return;
-                }
-            }
-            Some(c) => {
-                if let Some(conn) = self.conns.get_mut(&c) {
-                    conn.outbox.push_data(f.clone());
-                    conn.last_sent = now;
-                    self.dirty.push(c);
-                }
-            }
-        }
-        p.retained.push_back(f.clone());
-        p.retained_bytes += f.len();
-        self.obs.queued(p.retained_bytes);
-        if p.retained_bytes > limit && p.over_since.is_none() {
-            p.over_since = Some(now);
-        }
-    }
-
-    fn relay(&mut self, room: &Arc<str>, from: u32, to: u32, payload: &[u8], now: Instant) {
-        let flags = if to == 0 { 0 } else { wire::MSG_FLAG_DIRECT };
-        let f: Bytes = wire::encode(&Frame::Msg {
-            flags,
-            from,
-            time_us: micros_at(now),
-            payload,
-        })
-        .into();
-        if to != 0 {
-            self.obs.message(usize::from(to != from));
-            if to != from {
-                self.deliver(room, to, &f, now);
-            }
-            return;
-        }
-        let targets: Vec<u32> = match self.rooms.get(room) {
-            Some(r) => r.peers.keys().copied().filter(|&p| p != from).collect(),
-            None => return,
-        };
-        self.obs.message(targets.len());
-        for t in targets {
-            self.deliver(room, t, &f, now);
-        }
-    }
-
-    fn set_state(
-        &mut self,
-        room: &Arc<str>,
-        writer: u32,
-        flags: u8,
-        key: &str,
-        value: &[u8],
-        now: Instant,
-    ) {
-        let Some(r) = self.rooms.get_mut(room) else {
-            return;
-        };
-        let deleted = flags & state_flag::DELETED != 0;
-        if deleted {
-            if r.state.remove(key).is_none() {
-                return; // nothing changed
-            }
-        } else if let Some(e) = r.state.get_mut(key) {
-            e.writer = writer;
-            e.value = value.into();
-        } else if r.state.len() < limits::MAX_KEYS {
-            r.state.insert(
-                key.to_string(),
-                StateEntry {
-                    writer,
-                    value: value.into(),
-                },
-            );
-        } else {
-            return; // the room's state is full: the write is ignored (sessions check first)
-        }
-        self.obs.state_write();
-        let f: Bytes = wire::encode(&Frame::State {
-            flags: if deleted { state_flag::DELETED } else { 0 },
-            writer,
-            time_us: micros_at(now),
-            key,
-            value,
-        })
-        .into();
-        let targets: Vec<ConnId> = r.peers.values().filter_map(|p| p.conn).collect();
-        self.push_shared(&targets, &f, now);
-    }
-
-    /// Housekeeping: acknowledgements, heartbeats, stale and departed peers, slow peers,
-    /// handshakes that take too long, empty rooms. Call every few tens of milliseconds.
-    pub fn tick(&mut self, now: Instant) {
-        let late: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| {
-                c.peer.is_none() && now.duration_since(c.opened) >= self.cfg.handshake_timeout
-            })
-            .map(|(&id, _)| id)
-            .collect();
-        for id in late {
-            self.end_conn(id, Some(reason::TIMEOUT));
-        }
-        let rooms: Vec<Arc<str>> = self.rooms.keys().cloned().collect();
-        for room in rooms {
-            self.tick_room(&room, now);
-        }
-        let linger = self.cfg.room_linger;
-        self.rooms.retain(|_, r| {
-            !r.peers.is_empty()
-                || r.empty_since
-                    .map_or(true, |t| now.duration_since(t) < linger)
-        });
-        self.ext_tick();
-    }
-
-    fn tick_room(&mut self, room: &Arc<str>, now: Instant) {
-        let cfg = self.cfg.clone();
-        let mut stale = Vec::new();
-        let mut gone = Vec::new();
-        let mut slow = Vec::new();
-        let mut acks = Vec::new();
-        let Some(r) = self.rooms.get_mut(room) else {
-            return;
-        };
-        for (&id, p) in r.peers.iter_mut() {
-            let silent = now.duration_since(p.last_heard);
-            if cfg.grace.is_some_and(|g| silent >= g) {
-                gone.push(id);
-                continue;
-            }
-            if !p.stale && silent >= cfg.stale_after {
-                p.stale = true;
-                stale.push((id, p.name.clone(), silent));
-            }
-            let Some(c) = p.conn else { continue };
-            let too_slow = p
-                .over_since
-                .is_some_and(|t| now.duration_since(t) >= cfg.slow_peer)
-                || p.retained_bytes > p.hard_limit;
-            if too_slow {
-                slow.push((id, c));
-                continue;
-            }
-            let idle = self
-                .conns
-                .get(&c)
-                .is_some_and(|conn| now.duration_since(conn.last_sent) >= cfg.heartbeat);
-            if p.received > p.ack_sent || idle {
-                p.ack_sent = p.received;
-                acks.push((c, p.received));
-            }
-        }
-        for (c, count) in acks {
-            self.push(c, wire::encode(&Frame::Ack { count }), true, now);
-        }
-        for (id, name, silent) in stale {
-            let text = format!("silent for {} ms", silent.as_millis());
-            (self.obs).with_reason(ObservedKind::Stale, room, id, &name, reason::TIMEOUT, text);
-            self.announce(room, id, peer_what::STALE, reason::NONE, now);
-        }
-        for (id, c) in slow {
-            let (name, queued) = self
-                .rooms
-                .get(room)
-                .and_then(|r| r.peers.get(&id))
-                .map_or((String::new(), 0), |p| (p.name.clone(), p.retained_bytes));
-            let text = format!("{queued} bytes queued");
-            (self.obs).with_reason(
-                ObservedKind::SlowPeer,
-                room,
-                id,
-                &name,
-                reason::SLOW_PEER,
-                text,
-            );
-            self.end_conn(c, Some(reason::SLOW_PEER));
-            self.link_lost(room, id, c, now);
-        }
-        for id in gone {
-            self.remove_peer(room, id, reason::TIMEOUT, now);
-        }
-    }
-
     /// Close everything: every connected peer gets BYE(HUB_SHUTDOWN).
     pub fn shutdown(&mut self) {
         let ids: Vec<ConnId> = self.conns.keys().copied().collect();
@@ -864,6 +490,10 @@ impl HubCore {
         self.rooms.clear();
     }
 }
+
+mod join;
+mod liveness;
+mod traffic;
 
 pub mod observe;
 use observe::ObservedKind;

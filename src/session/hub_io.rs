@@ -54,6 +54,9 @@ const HELD_RETRY: std::time::Duration = std::time::Duration::from_millis(1);
 const HELD_TIMER_ID: u64 = 1;
 
 const SCRATCH: usize = 64 * 1024;
+/// Before its HELLO is accepted a connection may send frames of at most this size (a HELLO
+/// has at most 1,370 bytes), so unauthenticated connections cannot make the hub hold much.
+const MAX_HELLO_PAYLOAD: usize = 2048;
 const MAX_SLICES: usize = 64;
 
 impl Hub {
@@ -226,7 +229,7 @@ impl HubInner {
                         ConnIo {
                             stream,
                             token,
-                            reader: FrameReader::new(wire::MAX_FRAME_PAYLOAD),
+                            reader: FrameReader::new(MAX_HELLO_PAYLOAD),
                         },
                     );
                     self.core.on_connect(id, Instant::now());
@@ -270,6 +273,9 @@ impl HubInner {
                     }
                     if core.outbox(id).is_none() {
                         return; // the core ended this connection (BYE, reject)
+                    }
+                    if core.joined(id) {
+                        c.reader.set_max_payload(wire::MAX_FRAME_PAYLOAD);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,

@@ -1,6 +1,9 @@
 //! A framed, nonblocking byte stream: [`FrameReader`] cuts received bytes into frames and
-//! [`Outbox`] queues whole frames for writing, in two lanes (control before data, switching
-//! only between frames), so an acknowledgement or a heartbeat never waits behind a backlog.
+//! [`Outbox`] queues whole frames for writing in priority lanes, switching only between
+//! frames: control (handshake, acknowledgements, heartbeats) first, then the newest-only slot
+//! (a batch of poses: a newer one replaces it), then data (messages, presence, state) in order,
+//! and bulk (blob chunks) only when nothing else waits, so a bulk transfer delays everything
+//! else by at most the one chunk being written.
 //! Neither touches a socket: the I/O glue reads into a shared scratch buffer, feeds it here,
 //! and writes what [`Outbox::slices`] offers.
 
@@ -40,6 +43,11 @@ impl FrameReader {
             pending: Vec::new(),
             max_payload,
         }
+    }
+
+    /// Change the largest payload accepted from now on.
+    pub fn set_max_payload(&mut self, max_payload: usize) {
+        self.max_payload = max_payload;
     }
 
     /// Bytes held (a partial frame or paused input).
@@ -120,7 +128,9 @@ pub struct Outbox {
     /// The frame being written (may be partly written), with bytes already written.
     current: Option<(Bytes, usize)>,
     control: VecDeque<Bytes>,
+    latest: Option<Bytes>,
     data: VecDeque<Bytes>,
+    bulk: VecDeque<Bytes>,
     bytes: usize,
 }
 
@@ -137,6 +147,25 @@ impl Outbox {
         self.data.push_back(f);
     }
 
+    /// Set the newest-only frame (e.g. a batch of poses), replacing one not yet started.
+    pub fn set_latest(&mut self, f: Bytes) {
+        if let Some(old) = self.latest.replace(f) {
+            self.bytes -= old.len().min(self.bytes);
+        }
+        self.bytes += self.latest.as_ref().map_or(0, |f| f.len());
+    }
+
+    /// Queue a bulk frame (a blob chunk): written only when no other lane has anything.
+    pub fn push_bulk(&mut self, f: Bytes) {
+        self.bytes += f.len();
+        self.bulk.push_back(f);
+    }
+
+    /// True when a bulk frame would be written next (nothing else waits).
+    fn bulk_turn(&self) -> bool {
+        self.control.is_empty() && self.latest.is_none() && self.data.is_empty()
+    }
+
     /// Bytes not yet written.
     pub fn len(&self) -> usize {
         self.bytes
@@ -147,6 +176,22 @@ impl Outbox {
         self.bytes == 0
     }
 
+    /// Drop the queued data, newest-only and bulk frames, keeping control frames and the frame being written (so the
+    /// stream stays whole): the link is about to end and only its last words matter.
+    pub fn drop_queued_data(&mut self) {
+        let latest = self.latest.take().map_or(0, |f| f.len());
+        let dropped: usize = self
+            .data
+            .iter()
+            .chain(self.bulk.iter())
+            .map(|f| f.len())
+            .sum::<usize>()
+            + latest;
+        self.data.clear();
+        self.bulk.clear();
+        self.bytes -= dropped.min(self.bytes);
+    }
+
     /// Drop everything (the link is gone).
     pub fn clear(&mut self) {
         *self = Outbox::default();
@@ -154,7 +199,13 @@ impl Outbox {
 
     fn fill_current(&mut self) {
         if self.current.is_none() {
-            if let Some(f) = self.control.pop_front().or_else(|| self.data.pop_front()) {
+            let next = self
+                .control
+                .pop_front()
+                .or_else(|| self.latest.take())
+                .or_else(|| self.data.pop_front())
+                .or_else(|| self.bulk.pop_front());
+            if let Some(f) = next {
                 self.current = Some((f, 0));
             }
         }
@@ -167,8 +218,20 @@ impl Outbox {
         if let Some((f, off)) = &self.current {
             v.push(IoSlice::new(&f[*off..]));
         }
-        // Control frames first, then data: the same order `advance` consumes them in.
-        for f in self.control.iter().chain(self.data.iter()) {
+        // The same order `advance` consumes them in; at most one bulk frame per write, and only
+        // when nothing else waits.
+        let bulk = if self.bulk_turn() && v.is_empty() {
+            self.bulk.front()
+        } else {
+            None
+        };
+        for f in self
+            .control
+            .iter()
+            .chain(self.latest.iter())
+            .chain(self.data.iter())
+            .chain(bulk)
+        {
             if v.len() >= max {
                 break;
             }
@@ -268,6 +331,73 @@ mod tests {
         assert!(r
             .feed::<E>(&big[..8], &mut |_, _| Ok(Flow::Continue))
             .is_err());
+    }
+
+    fn write_all(o: &mut Outbox, per_write: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        while !o.is_empty() {
+            let s = o.slices(per_write);
+            let chunk: Vec<u8> = s.iter().flat_map(|x| x.iter().copied()).collect();
+            drop(s);
+            if chunk.is_empty() {
+                break;
+            }
+            out.extend_from_slice(&chunk);
+            o.advance(chunk.len());
+        }
+        out
+    }
+
+    #[test]
+    fn lanes_go_control_then_newest_then_data_then_bulk_and_newest_replaces() {
+        let mut o = Outbox::default();
+        o.push_bulk(Arc::from(&b"<blob1>"[..]));
+        o.push_bulk(Arc::from(&b"<blob2>"[..]));
+        o.push_data(Arc::from(&b"<msg>"[..]));
+        o.set_latest(Arc::from(&b"<pose1>"[..]));
+        o.set_latest(Arc::from(&b"<pose2>"[..]));
+        o.push_control(Arc::from(&b"<ack>"[..]));
+        assert_eq!(o.len(), 7 + 7 + 5 + 7 + 5);
+        assert_eq!(write_all(&mut o, 64), b"<ack><pose2><msg><blob1><blob2>");
+    }
+
+    #[test]
+    fn a_pose_waits_behind_at_most_the_bulk_frame_being_written() {
+        let mut o = Outbox::default();
+        o.push_bulk(Arc::from(&[b'b'; 100][..]));
+        o.push_bulk(Arc::from(&[b'c'; 100][..]));
+        let s = o.slices(64);
+        assert_eq!(s.len(), 1, "one bulk frame per write");
+        drop(s);
+        o.advance(40); // part of the first chunk is out
+        o.set_latest(Arc::from(&b"POSE"[..]));
+        let out = write_all(&mut o, 64);
+        assert_eq!(&out[..60], &[b'b'; 60][..]);
+        assert_eq!(&out[60..64], b"POSE");
+        assert_eq!(&out[64..], &[b'c'; 100][..]);
+    }
+
+    #[test]
+    fn dropping_queued_data_keeps_the_frame_in_progress_and_control_frames() {
+        let mut o = Outbox::default();
+        o.push_data(Arc::from(&b"AAAA"[..]));
+        o.push_data(Arc::from(&b"BBBB"[..]));
+        let s = o.slices(1);
+        drop(s);
+        o.advance(2); // "AA" of the first frame written
+        o.push_control(Arc::from(&b"C"[..]));
+        o.drop_queued_data();
+        o.push_data(Arc::from(&b"BYE"[..]));
+        assert_eq!(o.len(), 2 + 1 + 3);
+        let mut out = Vec::new();
+        while !o.is_empty() {
+            let s = o.slices(8);
+            let chunk: Vec<u8> = s.iter().flat_map(|x| x.iter().copied()).collect();
+            drop(s);
+            out.extend_from_slice(&chunk);
+            o.advance(chunk.len());
+        }
+        assert_eq!(out, b"AACBYE");
     }
 
     #[test]

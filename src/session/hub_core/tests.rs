@@ -1,6 +1,7 @@
 use super::*;
 use crate::frame::HEADER_LEN;
-use crate::session::wire::kind;
+use crate::session::limits;
+use crate::session::wire::{kind, state_flag, Hello};
 
 /// Drain a connection's outbox into decoded (kind, payload) frames.
 pub(crate) fn drain(out: &mut Outbox) -> Vec<(u8, Vec<u8>)> {
