@@ -35,8 +35,11 @@ pub const ANCHORS_KEPT: usize = 2;
 /// How long the end phase waits for the other devices' END messages and final poses.
 pub const END_WAIT: Duration = Duration::from_secs(5);
 /// How often a device looks at the newest poses of the others (pose ages are measured then,
-/// so they include up to this much waiting).
-pub const LOOK_PERIOD: Duration = Duration::from_millis(1);
+/// so they include up to this much waiting): every millisecond in a fleet of up to 16
+/// devices, one more millisecond per 16 more (the looks of a big fleet would eat the CPU).
+pub fn look_period(devices: u32) -> Duration {
+    Duration::from_millis(u64::from(devices.div_ceil(16).max(1)))
+}
 /// Size of the blob stored with each anchor (stands for its mesh or map).
 pub const ANCHOR_BLOB_LEN: usize = 64 * 1024;
 /// The pose entity of a device's head.
@@ -270,6 +273,7 @@ impl Fleet {
             poses_seen: results.iter().map(|r| r.poses_seen).sum(),
             final_poses_missing: final_missing,
             pose_age: pose_age.summary(),
+            pose_look_period_ms: look_period(self.shared.cfg.devices).as_secs_f64() * 1000.0,
             messages_sent: results.iter().map(|r| r.sent).sum(),
             messages_delivered: delivered,
             messages_lost: lost,
@@ -331,7 +335,10 @@ struct Bot<'a> {
     last_rtt: Option<f64>,
     anchors: VecDeque<String>,
     last_sent_pose: Option<i64>,
-    scratch: Vec<(usize, u32, i64)>,
+    scratch: Vec<(u32, u32, i64)>,
+    /// Peer id → device index of this run.
+    index_of: HashMap<u32, usize>,
+    look_period: Duration,
 }
 
 fn bot(shared: &Shared, index: usize) -> BotResult {
@@ -369,6 +376,8 @@ fn bot(shared: &Shared, index: usize) -> BotResult {
         anchors: VecDeque::new(),
         last_sent_pose: None,
         scratch: Vec::new(),
+        index_of: HashMap::new(),
+        look_period: look_period(cfg.devices),
     };
     if let Err(why) = b.run() {
         shared.fail(format!("device {} ({name}): {why}", index + 1));
@@ -395,11 +404,19 @@ impl Bot<'_> {
         Ok(())
     }
 
-    fn fleet_index(&self, peer: u32) -> Option<usize> {
-        self.shared
-            .ids()
-            .iter()
-            .position(|&id| id == peer && id != 0)
+    /// The device index of a peer of this run (None for other peers in the room).
+    fn fleet_index(&mut self, peer: u32) -> Option<usize> {
+        if let Some(&i) = self.index_of.get(&peer) {
+            return Some(i);
+        }
+        if self.index_of.len() < self.shared.cfg.devices as usize {
+            let ids = self.shared.ids();
+            self.index_of = (0..ids.len())
+                .filter(|&i| ids[i] != 0)
+                .map(|i| (ids[i], i))
+                .collect();
+        }
+        self.index_of.get(&peer).copied()
     }
 
     fn handle(&mut self, e: &Event) -> Result<(), String> {
@@ -659,7 +676,7 @@ impl Bot<'_> {
             }
             if now >= next_look {
                 self.look_poses();
-                next_look = now + LOOK_PERIOD;
+                next_look = now + self.look_period;
             }
             let due = next_msg
                 .min(next_status)
@@ -739,17 +756,17 @@ impl Bot<'_> {
         let Ok((now_us, _)) = self.session.room_time() else {
             return;
         };
-        let ids = self.shared.ids();
         let mut fresh = std::mem::take(&mut self.scratch);
         fresh.clear();
         let _ = self.session.with_latest_poses(|poses| {
             for p in poses.iter().filter(|p| p.entity == HEAD) {
-                if let Some(i) = ids.iter().position(|&id| id == p.peer && id != 0) {
-                    fresh.push((i, p.seq, p.time_us));
-                }
+                fresh.push((p.peer, p.seq, p.time_us));
             }
         });
-        for &(i, seq, time_us) in &fresh {
+        for &(peer, seq, time_us) in &fresh {
+            let Some(i) = self.fleet_index(peer) else {
+                continue;
+            };
             let newer = match self.res.newest_pose.get(&i) {
                 None => true,
                 Some(&(old, _)) => seq_newer(seq, old),

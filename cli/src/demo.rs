@@ -113,7 +113,12 @@ pub fn run_demo(a: &DemoArgs) -> Result<(), Failure> {
         0,
         HubConfig::default(),
         Some(("127.0.0.1", a.http)),
-    )?;
+    )
+    .map_err(|f| {
+        Failure::new(format!(
+            "{f} (--http PORT picks another port, 0 any free one)"
+        ))
+    })?;
     let addr = svc.addr();
     let url = svc.url().unwrap_or_default();
     if a.json {

@@ -116,6 +116,8 @@ pub struct RunReport {
     pub final_poses_missing: u64,
     /// Pose age (time seen − capture time, room time) over every pose seen.
     pub pose_age: Option<Percentiles>,
+    /// How often each device looked for new poses (the ages include up to this much).
+    pub pose_look_period_ms: f64,
     pub messages_sent: u64,
     pub messages_delivered: u64,
     /// Copies of reliable messages that should have reached a device and never did (must
@@ -134,8 +136,8 @@ impl RunReport {
     pub fn text(&self) -> String {
         let age = match &self.pose_age {
             Some(p) => format!(
-                "pose age p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} poses seen, {} final poses missing)",
-                p.p50_ms, p.p99_ms, p.max_ms, p.samples, self.final_poses_missing
+                "pose age p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (looking every {} ms; {} poses seen, {} final poses missing)",
+                p.p50_ms, p.p99_ms, p.max_ms, self.pose_look_period_ms, p.samples, self.final_poses_missing
             ),
             None => "no poses received".to_string(),
         };
@@ -259,6 +261,7 @@ mod tests {
             poses_seen: 33600,
             final_poses_missing: 0,
             pose_age: h.summary(),
+            pose_look_period_ms: 1.0,
             messages_sent: 12,
             messages_delivered: 84,
             messages_lost: 0,

@@ -291,6 +291,17 @@ fn bots_and_hub_say_clearly_when_the_hub_is_absent_refuses_or_cannot_start() {
         "{}",
         out.stderr
     );
+
+    // Nor can the demo's viewer.
+    let out = run(&["demo", "--http", &port, "--seconds", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot serve the viewer on 127.0.0.1:")
+            && out.stderr.contains("--http PORT picks another port"),
+        "{}",
+        out.stderr
+    );
+    drop(busy);
     hub.interrupt();
     assert_eq!(hub.finish().status.code(), Some(0));
 }

@@ -400,7 +400,12 @@ mod vectors {
                     flags: 0,
                 }]),
             ),
-            ("ping", ExtFrame::Ping { t0: 1_700_000_000_000_000 }),
+            (
+                "ping",
+                ExtFrame::Ping {
+                    t0: 1_700_000_000_000_000,
+                },
+            ),
             (
                 "pong",
                 ExtFrame::Pong {
@@ -503,7 +508,10 @@ mod vectors {
         let text = std::fs::read_to_string(path).unwrap();
         let want = frames();
         let mut seen = 0;
-        for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        {
             let (name, bytes) = line.split_once('|').unwrap();
             let (name, bytes) = (name.trim(), unhex(bytes));
             let (_, f) = want.iter().find(|(n, _)| *n == name).unwrap();
