@@ -86,6 +86,8 @@ struct Shared {
     last_pose: Mutex<Vec<i64>>,
     progress: Progress,
     stop: AtomicBool,
+    /// Devices done with their end phase (or gone): the others may close.
+    finished: AtomicUsize,
     /// The first fatal problem of any device.
     failure: Mutex<Option<String>>,
 }
@@ -147,6 +149,7 @@ impl Fleet {
             last_pose: Mutex::new(vec![0; n]),
             progress: Progress::default(),
             stop: AtomicBool::new(false),
+            finished: AtomicUsize::new(0),
             failure: Mutex::new(None),
         });
         let mut threads = Vec::with_capacity(n);
@@ -336,6 +339,8 @@ struct Bot<'a> {
     anchors: VecDeque<String>,
     last_sent_pose: Option<i64>,
     scratch: Vec<(u32, u32, i64)>,
+    /// This device counted itself in `Shared::finished`.
+    finished: bool,
     /// Peer id → device index of this run.
     index_of: HashMap<u32, usize>,
     look_period: Duration,
@@ -377,10 +382,14 @@ fn bot(shared: &Shared, index: usize) -> BotResult {
         last_sent_pose: None,
         scratch: Vec::new(),
         index_of: HashMap::new(),
+        finished: false,
         look_period: look_period(cfg.devices),
     };
     if let Err(why) = b.run() {
         shared.fail(format!("device {} ({name}): {why}", index + 1));
+    }
+    if !b.finished {
+        shared.finished.fetch_add(1, Ordering::AcqRel);
     }
     b.session.close();
     b.res
@@ -718,6 +727,15 @@ impl Bot<'_> {
             if !waiting {
                 break;
             }
+            self.pump(Duration::from_millis(2))?;
+        }
+        // Close only once every device has what it waited for: a device's poses vanish from
+        // the room when it leaves, so leaving earlier could take its last pose from the others.
+        self.finished = true;
+        self.shared.finished.fetch_add(1, Ordering::AcqRel);
+        let n = self.shared.cfg.devices as usize;
+        let deadline = Instant::now() + END_WAIT;
+        while self.shared.finished.load(Ordering::Acquire) < n && Instant::now() < deadline {
             self.pump(Duration::from_millis(2))?;
         }
         Ok(())

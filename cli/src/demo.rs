@@ -44,10 +44,11 @@ fn conclude(report: RunReport, failure: Option<String>, json: bool) -> Result<()
     if let Some(f) = failure {
         return Err(Failure::new(f));
     }
-    if report.messages_lost > 0 || report.messages_duplicated > 0 {
+    if report.messages_lost > 0 || report.messages_duplicated > 0 || report.final_poses_missing > 0
+    {
         return Err(Failure::new(format!(
-            "{} messages lost, {} duplicated",
-            report.messages_lost, report.messages_duplicated
+            "{} messages lost, {} duplicated, {} final poses missing",
+            report.messages_lost, report.messages_duplicated, report.final_poses_missing
         )));
     }
     Ok(())
