@@ -76,7 +76,14 @@ impl HubProc {
         HubProc { child, port }
     }
 
+    /// (user + system CPU seconds, resident set in KiB); zeros where /proc is missing.
+    #[cfg(not(target_os = "linux"))]
+    fn usage(&self) -> (f64, u64) {
+        (0.0, 0)
+    }
+
     /// (user + system CPU seconds, resident set in KiB).
+    #[cfg(target_os = "linux")]
     fn usage(&self) -> (f64, u64) {
         let pid = self.child.id();
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -121,7 +128,14 @@ fn join(port: u16, room: &str, name: &str) -> (Session, u32) {
     }
 }
 
+/// CPU seconds (user + system) of this process (0 where getrusage is missing).
+#[cfg(not(unix))]
+fn own_cpu() -> f64 {
+    0.0
+}
+
 /// CPU seconds (user + system) of this process.
+#[cfg(unix)]
 fn own_cpu() -> f64 {
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };

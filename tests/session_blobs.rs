@@ -307,3 +307,45 @@ fn uploads_past_the_rooms_budget_are_refused_by_the_hub_and_reported_to_their_up
         ok(arsock_close(hub));
     });
 }
+
+#[test]
+fn poses_and_an_upload_go_on_after_the_link_is_cut_and_resumed() {
+    within(Duration::from_secs(120), || {
+        let (hub, port) = hub();
+        let proxy = sessions::proxy::Proxy::start(port);
+        let mut a = Dev::join(proxy.port, "b7", "a (proxied)");
+        let mut b = Dev::join(port, "b7", "b");
+        let big = body(4 * 1024 * 1024, 9);
+        ok(put(&a, "during-cut", &big));
+        let pose = |x: f32| arsock_pose {
+            entity: 1,
+            position: [x, 0.0, 0.0],
+            rotation: [0.0, 0.0, 0.0, 1.0],
+            ..Default::default()
+        };
+        ok(unsafe { arsock_session_send_poses(a.h, &pose(1.0), 1) });
+        proxy.cut();
+        a.until(T, |e| e.kind == ARSOCK_EVENT_RECONNECTED);
+        // After the resume: the newest pose arrives, and the upload (restarted from offset 0
+        // if the cut came in its middle) completes.
+        ok(unsafe { arsock_session_send_poses(a.h, &pose(2.0), 1) });
+        let e = available(&mut b, "during-cut");
+        assert_eq!((e.peer, e.size), (a.id, big.len() as u64));
+        assert!(get(&b, "during-cut").unwrap() == big);
+        let mut out = [arsock_pose::default(); 4];
+        let mut n = 0;
+        let end = std::time::Instant::now() + T;
+        loop {
+            ok(unsafe { arsock_session_latest_poses(b.h, out.as_mut_ptr(), 4, &mut n) });
+            if n == 1 && out[0].position[0] == 2.0 {
+                break;
+            }
+            assert!(std::time::Instant::now() < end, "{:?}", &out[..n]);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(out[0].peer, a.id, "same peer id after the resume");
+        a.close();
+        b.close();
+        ok(arsock_close(hub));
+    });
+}

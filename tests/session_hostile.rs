@@ -198,7 +198,7 @@ fn unknown_extension_kinds_are_skipped_and_the_connection_goes_on() {
             .pop()
             .unwrap()
             .peer;
-        let mut f = vec![0xA5, 1, 0x95, 0, 3, 0, 0, 0, 1, 2, 3];
+        let mut f = vec![0xA5, 1, 0xA0, 0, 3, 0, 0, 0, 1, 2, 3];
         f.extend(wire::encode(&Frame::Send {
             to: a.id,
             payload: b"after the unknown frame",

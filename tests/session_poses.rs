@@ -196,7 +196,9 @@ fn sample_interpolates_extrapolates_at_most_100_ms_then_holds() {
         let b = Dev::join(port, "p4", "b");
         let id = [0.0, 0.0, 0.0, 1.0];
         let t0 = 5_000_000i64;
+        // Only the newest pose is ever sent: wait for the first before sending the second.
         ok(send(&a, &[pose(7, t0, [0.0, 0.0, 0.0], id)]));
+        latest_until(b.h, |v| v.len() == 1);
         ok(send(&a, &[pose(7, t0 + 100_000, [1.0, 0.0, 0.0], id)]));
         latest_until(b.h, |v| v.len() == 1 && v[0].seq == 2);
         let x = |t: i64| {
@@ -206,7 +208,11 @@ fn sample_interpolates_extrapolates_at_most_100_ms_then_holds() {
             v[0].position[0]
         };
         let close = |a: f32, b: f32| (a - b).abs() < 1e-3;
-        assert!(close(x(t0 - 50_000), 0.0), "before the oldest: held");
+        assert!(
+            close(x(t0 - 50_000), 0.0),
+            "before the oldest: held ({})",
+            x(t0 - 50_000)
+        );
         assert!(close(x(t0 + 50_000), 0.5), "interpolated");
         assert!(close(x(t0 + 150_000), 1.5), "extrapolated 50 ms at 10 m/s");
         assert!(close(x(t0 + 200_000), 2.0), "extrapolated the full 100 ms");

@@ -9,6 +9,8 @@ use sessions::raw::Raw;
 use sessions::*;
 use std::time::{Duration, Instant};
 
+const T: Duration = Duration::from_secs(10);
+
 fn p(entity: u32, seq: u32, x: f32) -> Pose {
     Pose {
         entity,
@@ -156,5 +158,55 @@ fn a_reader_that_stops_gets_the_newest_poses_not_a_backlog_and_the_hub_holds_one
         );
         a.close();
         hub.close();
+    });
+}
+
+#[test]
+fn a_malformed_pose_or_blob_frame_closes_only_that_link_with_protocol() {
+    within(Duration::from_secs(60), || {
+        let (hub, port) = hub();
+        let mut b = Dev::join(port, "r3", "b");
+        let bad_frames: [&[u8]; 4] = [
+            // POSES: count 5, nothing follows.
+            &[0xA5, 1, 0x90, 0, 10, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            // BLOB_CHUNK with an empty key.
+            &[
+                0xA5, 1, 0x94, 0, 18, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9,
+            ],
+            // PONG is not for the hub.
+            &[
+                0xA5, 1, 0x92, 0, 24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                0, 0, 0, 0, 0, 0, 0,
+            ],
+            // BLOB_BEGIN over 64 MiB.
+            &[
+                0xA5, 1, 0x93, 0, 14, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 1, b'k',
+            ],
+        ];
+        for bad in bad_frames {
+            let mut r = Raw::join(port, "r3");
+            let joined = b
+                .until(T, |e| e.kind == ARSOCK_EVENT_PEER_JOINED)
+                .pop()
+                .unwrap();
+            assert_eq!(joined.peer, r.id);
+            use std::io::Write;
+            r.s.write_all(bad).unwrap();
+            let left = b
+                .until(T, |e| e.kind == ARSOCK_EVENT_PEER_LEFT)
+                .pop()
+                .unwrap();
+            assert_eq!((left.peer, left.reason), (r.id, ARSOCK_REASON_PROTOCOL));
+        }
+        // b is untouched: it still sends and receives.
+        let mut c = Raw::join(port, "r3");
+        c.send_poses(&[p(4, 1, 4.0)]);
+        let end = Instant::now() + Duration::from_secs(10);
+        while latest(b.h).iter().all(|q| q.peer != c.id) {
+            assert!(Instant::now() < end);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        b.close();
+        ok(arsock_close(hub));
     });
 }

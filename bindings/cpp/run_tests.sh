@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Tests of the C++ wrappers and of the C packaging:
-#   1. bindings/cpp/example.cpp and session_example.cpp built with -std=c++17 -Wall -Wextra
-#      -Werror -pedantic,
+# Tests of the C++ wrapper and of the C packaging:
+#   1. bindings/cpp/example.cpp built with -std=c++17 -Wall -Wextra -Werror -pedantic,
 #      linked against the shared library, then against the static one; both run.
 #   2. scripts/install.sh into a temporary prefix; a C program and the C++ example built
 #      with `pkg-config --cflags --libs arsock` and run; a DESTDIR install is checked too.
@@ -57,6 +56,8 @@ if grep -q libarsock <<<"$STATIC_LDD"; then
 fi
 run "$WORK/example_static"
 
+# Sessions (arsock_session.hpp): bindings/cpp/session_example.cpp, built like example.cpp,
+# against the shared and the static library, and from the installed headers below.
 echo "== sessions (session_example.cpp) against the shared and the static library"
 "$CXX" "${CXXFLAGS[@]}" -Iinclude -Ibindings/cpp bindings/cpp/session_example.cpp \
     -L"$ARSOCK_LIB_DIR" -larsock -Wl,-rpath,"$ARSOCK_LIB_DIR" -pthread -o "$WORK/session_shared"

@@ -318,6 +318,16 @@ void run(const char* self) {
                   "moved-from session");
 
     {
+        // a plain server takes the connection but never answers: the session stays unjoined
+        arsock::Server plain = arsock::Server::open("127.0.0.1", 0);
+        arsock::Session waiting = arsock::Session::open("127.0.0.1", plain.local_port(), "wait");
+        expect(!waiting.try_peer_id().has_value(), "try_peer_id before JOINED: nullopt");
+        expect_status(ARSOCK_ERR_STATE, [&] { waiting.peer_id(); }, "peer_id before JOINED");
+        expect_status(ARSOCK_ERR_STATE, [&] { waiting.send(arsock::kEveryone, std::string_view("x")); },
+                      "send before JOINED");
+        expect(waiting.poll(50).empty(), "no event while the hub does not answer");
+    }
+    {
         arsock::HubOptions o;
         o.host = "127.0.0.1";
         o.token = "s3cret";

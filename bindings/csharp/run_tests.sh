@@ -16,7 +16,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 BUILD="$HERE/build"
 HEADER="$ROOT/include/arsock.h"
-BINDINGS=("$HERE"/ArSock*.cs) # ArSock.cs and the files that extend ArSockNative (partial)
+BINDING="$HERE/ArSock.cs"
+BINDING_FILES=("$HERE"/ArSock*.cs) # one assembly; ArSockNative is partial
 EXAMPLE="$ROOT/examples/unity/ArSockPoseSender.cs"
 
 PASSED=0
@@ -89,15 +90,15 @@ header_funcs() {
 }
 cs_funcs() {
     {
-        cat "${BINDINGS[@]}" | grep -oE 'EntryPoint[[:space:]]*=[[:space:]]*"arsock_[a-z0-9_]+"' | grep -oE 'arsock_[a-z0-9_]+'
-        cat "${BINDINGS[@]}" | grep -oE 'static[[:space:]]+extern[^(]*[[:space:]]arsock_[a-z0-9_]+[[:space:]]*\(' | grep -oE 'arsock_[a-z0-9_]+'
+        grep -ohE 'EntryPoint[[:space:]]*=[[:space:]]*"arsock_[a-z0-9_]+"' "${BINDING_FILES[@]}" | grep -oE 'arsock_[a-z0-9_]+'
+        grep -ohE 'static[[:space:]]+extern[^(]*[[:space:]]arsock_[a-z0-9_]+[[:space:]]*\(' "${BINDING_FILES[@]}" | grep -oE 'arsock_[a-z0-9_]+'
     } | sort -u
 }
 header_funcs >"$BUILD/funcs.header"
 cs_funcs >"$BUILD/funcs.cs"
 # an extern's C# name must equal its EntryPoint
-ep_count=$(cat "${BINDINGS[@]}" | grep -cE 'EntryPoint[[:space:]]*=')
-ex_count=$(cat "${BINDINGS[@]}" | grep -cE 'static[[:space:]]+extern')
+ep_count=$(cat "${BINDING_FILES[@]}" | grep -cE 'EntryPoint[[:space:]]*=')
+ex_count=$(cat "${BINDING_FILES[@]}" | grep -cE 'static[[:space:]]+extern')
 if [ "$(wc -l <"$BUILD/funcs.header")" -lt 10 ]; then
     check_fail "drift check: found only $(wc -l <"$BUILD/funcs.header") functions in $HEADER"
 elif ! diff -u "$BUILD/funcs.header" "$BUILD/funcs.cs" >"$BUILD/funcs.diff"; then
@@ -165,9 +166,9 @@ gcc -shared -fPIC -o "$BUILD/fake/libarsock.so" "$BUILD/fake/fake.c" || check_fa
 # ---------------------------------------------------------------- 4. compile (warnings as errors)
 MCS="mcs -nologo -unsafe -warnaserror -debug"
 echo "== mcs"
-$MCS -target:library -out:"$BUILD/ArSock.dll" "${BINDINGS[@]}" || die "mcs: ArSock.cs"
+$MCS -target:library -out:"$BUILD/ArSock.dll" "${BINDING_FILES[@]}" || die "mcs: ${BINDING_FILES[*]##*/}"
 # the binding without Span (ARSOCK_NO_SPAN, for old Unity profiles) and the example against it
-$MCS -target:library -define:ARSOCK_NO_SPAN -out:"$BUILD/ArSockNoSpan.dll" "${BINDINGS[@]}" "$EXAMPLE" "$HERE/tests/UnityShim.cs" ||
+$MCS -target:library -define:ARSOCK_NO_SPAN -out:"$BUILD/ArSockNoSpan.dll" "${BINDING_FILES[@]}" "$EXAMPLE" "$HERE/tests/UnityShim.cs" ||
     die "mcs: ArSock.cs with ARSOCK_NO_SPAN"
 $MCS -target:exe -define:ARSOCK_LOAD_PROBE -r:"$BUILD/ArSock.dll" -out:"$BUILD/LoadProbe.exe" "$HERE/tests/LoadProbe.cs" ||
     die "mcs: LoadProbe.exe"

@@ -533,3 +533,69 @@ mod vectors {
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+    }
+
+    #[test]
+    fn random_and_mutated_payloads_never_panic_and_accepted_ones_reencode_exactly() {
+        let mut rng = Rng(11);
+        let seeds: Vec<Vec<u8>> = super::vectors::frames()
+            .iter()
+            .map(|(_, f)| encode(f))
+            .collect();
+        let mut accepted = 0;
+        let runs = 200_000;
+        for i in 0..runs {
+            let (kind, payload) = if i % 2 == 0 {
+                // Random bytes of a random kind of the range.
+                let kind = kind::FIRST + (rng.next() % 16) as u8;
+                let len = (rng.next() % 64) as usize;
+                (
+                    kind,
+                    (0..len).map(|_| rng.next() as u8).collect::<Vec<u8>>(),
+                )
+            } else {
+                // A valid frame with a few bytes flipped, cut or extended.
+                let f = &seeds[(rng.next() % seeds.len() as u64) as usize];
+                let mut p = f[HEADER_LEN..].to_vec();
+                for _ in 0..1 + rng.next() % 3 {
+                    if p.is_empty() {
+                        break;
+                    }
+                    let at = (rng.next() % p.len() as u64) as usize;
+                    match rng.next() % 3 {
+                        0 => p[at] ^= 1 << (rng.next() % 8),
+                        1 => p.truncate(at),
+                        _ => p.push(rng.next() as u8),
+                    }
+                }
+                (f[2], p)
+            };
+            if let Ok(Some(frame)) = decode(kind, &payload) {
+                accepted += 1;
+                if !matches!(frame, ExtFrame::Poses(_)) {
+                    // Every field is kept as is: the frame re-encodes to the same bytes.
+                    assert_eq!(&encode(&frame)[HEADER_LEN..], &payload[..], "{frame:?}");
+                }
+            }
+        }
+        println!("ext_wire fuzz: {runs} inputs, {accepted} accepted");
+        assert!(
+            accepted > 1000,
+            "the mutations should keep many frames valid"
+        );
+    }
+}

@@ -26,10 +26,10 @@ namespace ArSock.Tests
         // C struct name -> C# struct (fields are matched by name: data -> Data, time_us -> TimeUs)
         static readonly Dictionary<string, Type> Structs = new Dictionary<string, Type>
         {
-            { "arsock_buf", typeof(ArSockBuf) },
             { "arsock_hub_config", typeof(ArSockHubConfig) },
             { "arsock_session_config", typeof(ArSockSessionConfig) },
             { "arsock_event", typeof(ArSockEvent) },
+            { "arsock_buf", typeof(ArSockBuf) },
             { "arsock_pose", typeof(ArSockPose) },
         };
 
@@ -124,10 +124,10 @@ namespace ArSock.Tests
                 }
             }
             Assert.AreEqual(Structs.Count, checkedStructs, "every C# struct must be described by the header");
-            Assert.AreEqual(Marshal.SizeOf(typeof(ArSockBuf)), sizeof(ArSockBuf), "blittable: managed size = native size");
             Assert.AreEqual(Marshal.SizeOf(typeof(ArSockEvent)), sizeof(ArSockEvent), "ArSockEvent is blittable");
             Assert.AreEqual(Marshal.SizeOf(typeof(ArSockHubConfig)), sizeof(ArSockHubConfig), "ArSockHubConfig is blittable");
             Assert.AreEqual(Marshal.SizeOf(typeof(ArSockSessionConfig)), sizeof(ArSockSessionConfig), "ArSockSessionConfig is blittable");
+            Assert.AreEqual(Marshal.SizeOf(typeof(ArSockBuf)), sizeof(ArSockBuf), "blittable: managed size = native size");
             Assert.AreEqual(Marshal.SizeOf(typeof(ArSockPose)), sizeof(ArSockPose), "ArSockPose is blittable");
         }
 
@@ -136,6 +136,7 @@ namespace ArSock.Tests
         {
             { "uint32_t", typeof(uint) }, { "int32_t", typeof(int) }, { "uint16_t", typeof(ushort) },
             { "uint64_t", typeof(ulong) }, { "int64_t", typeof(long) }, { "size_t", typeof(UIntPtr) },
+            { "arsock_handle", typeof(ulong) },
         };
 
         [Test]

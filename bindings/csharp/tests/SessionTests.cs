@@ -485,6 +485,9 @@ namespace ArSock.Tests
             Util.Throws(ArSockStatus.InvalidArgument,
                 () => ArSockSession.Open("127.0.0.1", _hub.LocalPort, new string('r', 300)));
             Util.Throws(ArSockStatus.InvalidArgument, () => ArSockSession.Open("127.0.0.1", _hub.LocalPort, ""));
+            Util.Throws(ArSockStatus.InvalidArgument, () => ArSockSession.Open("127.0.0.1", _hub.LocalPort, "r",
+                new ArSockSessionOptions { Name = new string('n', ArSockNative.SessionMaxName + 1) }));
+            using (ArSockSession.Open("127.0.0.1", _hub.LocalPort, new string('\u00e9', 32))) { } // 64 bytes of UTF-8: fine
             Util.Throws(ArSockStatus.InvalidArgument, () => a.S.SetState(new string('k', 256), new byte[] { 1 }));
             Util.Throws(ArSockStatus.InvalidArgument, () => a.S.SetState("big", new byte[ArSockNative.SessionMaxValue + 1]));
             Util.Throws(ArSockStatus.MessageTooLarge, () => a.S.Send(ArSockSession.Everyone, new byte[ArSockNative.SessionMaxMessage + 1]));
@@ -516,6 +519,8 @@ namespace ArSock.Tests
                     uint id;
                     Assert.IsFalse(s.TryGetPeerId(out id));
                     Util.Throws(ArSockStatus.State, () => GC.KeepAlive(s.PeerId));
+                    Util.Throws(ArSockStatus.State, () => s.Send(ArSockSession.Everyone, new byte[] { 1 }));
+                    Util.Throws(ArSockStatus.State, () => s.SetState("k", new byte[] { 1 }));
                     Assert.AreEqual(0, s.Poll(new ArSockEvent[4], 50));
                 }
             }

@@ -141,6 +141,17 @@ class Presence(SessionTestCase):
         with self.assertRaises(arsock.NotFoundError):
             a.s.send(b_id, b"gone")
 
+    def test_message_sent_just_before_close_arrives_before_peer_left(self) -> None:
+        a = self.join("linger")
+        with arsock.Session("127.0.0.1", self.hub.port, "linger") as s:
+            b = Device(s)
+            b_id = b.wait_kind(EventKind.JOINED)[0].peer
+            s.send(a.id, b"last words")
+        e, data = a.wait_for(lambda e, _d: e.peer == b_id and e.kind in
+                             (EventKind.MESSAGE, EventKind.PEER_LEFT), "b's message or departure")
+        self.assertEqual((e.kind, data), (EventKind.MESSAGE, b"last words"))
+        self.assertEqual(a.wait_kind(EventKind.PEER_LEFT, b_id)[0].reason, Reason.REMOTE_CLOSE)
+
     def test_hub_close_disconnects_sessions_with_hub_shutdown(self) -> None:
         a = self.join("shutdown")
         self.hub.close()
@@ -182,6 +193,10 @@ class Presence(SessionTestCase):
             with arsock.Session("127.0.0.1", server.port, "wait") as s:
                 with self.assertRaises(arsock.StateError):
                     s.peer_id
+                with self.assertRaises(arsock.StateError):
+                    s.broadcast(b"too early")
+                with self.assertRaises(arsock.StateError):
+                    s.set_state("k", b"too early")
                 self.assertEqual(s.poll(0.05), [])
 
 
@@ -442,6 +457,10 @@ class Misuse(SessionTestCase):
             arsock.Session("127.0.0.1", self.hub.port, "")
         with self.assertRaises(arsock.InvalidArgument):
             arsock.Session("127.0.0.1", self.hub.port, "room\0x")
+        with self.assertRaises(arsock.InvalidArgument):
+            arsock.Session("127.0.0.1", self.hub.port, "r", name="n" * (arsock.SESSION_MAX_NAME + 1))
+        with arsock.Session("127.0.0.1", self.hub.port, "é" * 32):  # 64 bytes of UTF-8: fine
+            pass
         a = self.join("misuse")
         with self.assertRaises(arsock.InvalidArgument):
             a.s.set_state("k" * 256, b"x")
