@@ -152,7 +152,41 @@ fn pct(sorted: &[u32], p: f64) -> u32 {
 
 /// Drive `sessions` (in `threads` groups): each sends `rate` messages/s of `size` bytes to its
 /// room for `dur`; returns every delivery latency in µs and the count of sends refused.
-fn drive(groups: Vec<Vec<Session>>, rate: f64, size: usize, dur: Duration) -> (Vec<u32>, u64) {
+/// Latencies in µs: send to receive, and send to the hub's relay (the event's hub time).
+#[derive(Default)]
+struct Lat {
+    total: Vec<u32>,
+    to_hub: Vec<u32>,
+}
+
+impl Lat {
+    fn add(&mut self, sent: i64, relayed: i64, now: i64) {
+        self.total
+            .push((now - sent).clamp(0, u32::MAX as i64) as u32);
+        self.to_hub
+            .push((relayed - sent).clamp(0, u32::MAX as i64) as u32);
+    }
+    fn merge(&mut self, o: Lat) {
+        self.total.extend(o.total);
+        self.to_hub.extend(o.to_hub);
+    }
+    fn sort(&mut self) {
+        self.total.sort_unstable();
+        self.to_hub.sort_unstable();
+    }
+    fn line(&self) -> String {
+        format!(
+            "latency p50 {} us, p99 {} us, max {} us (of which sender to hub relay: p50 {} us, p99 {} us)",
+            pct(&self.total, 0.5),
+            pct(&self.total, 0.99),
+            self.total.last().copied().unwrap_or(0),
+            pct(&self.to_hub, 0.5),
+            pct(&self.to_hub, 0.99)
+        )
+    }
+}
+
+fn drive(groups: Vec<Vec<Session>>, rate: f64, size: usize, dur: Duration) -> (Lat, u64) {
     let period = Duration::from_secs_f64(1.0 / rate);
     let handles: Vec<_> = groups
         .into_iter()
@@ -165,8 +199,7 @@ fn drive(groups: Vec<Vec<Session>>, rate: f64, size: usize, dur: Duration) -> (V
                 let mut next: Vec<Instant> = (0..n)
                     .map(|i| start + period.mul_f64((i as f64 + g as f64 * 0.37) / n as f64 % 1.0))
                     .collect();
-                let mut lat =
-                    Vec::with_capacity((rate * dur.as_secs_f64() * n as f64 * 10.0) as usize);
+                let mut lat = Lat::default();
                 let mut refused = 0u64;
                 let mut msg = vec![0u8; size.max(8)];
                 while start.elapsed() < dur + Duration::from_millis(300) {
@@ -186,7 +219,7 @@ fn drive(groups: Vec<Vec<Session>>, rate: f64, size: usize, dur: Duration) -> (V
                                 if e.kind == event_kind::MESSAGE {
                                     if let Ok(p) = s.payload(id) {
                                         let sent = i64::from_le_bytes(p[..8].try_into().unwrap());
-                                        lat.push((t - sent).clamp(0, u32::MAX as i64) as u32);
+                                        lat.add(sent, e.time_us, t);
                                     }
                                 }
                             }
@@ -198,17 +231,17 @@ fn drive(groups: Vec<Vec<Session>>, rate: f64, size: usize, dur: Duration) -> (V
             })
         })
         .collect();
-    let mut all = Vec::new();
+    let mut all = Lat::default();
     let mut refused = 0;
     for h in handles {
         let (lat, r, group) = h.join().unwrap();
-        all.extend(lat);
+        all.merge(lat);
         refused += r;
         for s in group {
             s.close();
         }
     }
-    all.sort_unstable();
+    all.sort();
     (all, refused)
 }
 
@@ -277,17 +310,15 @@ fn scale(total: usize, per_room: usize, rate: f64, size: usize, dur: Duration) {
         (rss_busy.saturating_sub(rss0)) as f64 / total as f64
     );
     println!(
-        "  deliveries {} (expected about {expected}), sends refused {refused}; latency p50 {} us, p99 {} us, max {} us",
-        lat.len(),
-        pct(&lat, 0.5),
-        pct(&lat, 0.99),
-        lat.last().copied().unwrap_or(0)
+        "  deliveries {} (expected about {expected}), sends refused {refused}",
+        lat.total.len()
     );
+    println!("  {}", lat.line());
 }
 
 /// One thread per device, blocking in poll until its next send is due (how an app's network
 /// thread would run); returns every delivery latency in µs.
-fn drive_threads(sessions: Vec<Session>, rate: f64, size: usize, dur: Duration) -> (Vec<u32>, u64) {
+fn drive_threads(sessions: Vec<Session>, rate: f64, size: usize, dur: Duration) -> (Lat, u64) {
     let period = Duration::from_secs_f64(1.0 / rate);
     let n = sessions.len();
     let handles: Vec<_> = sessions
@@ -297,7 +328,7 @@ fn drive_threads(sessions: Vec<Session>, rate: f64, size: usize, dur: Duration) 
             std::thread::spawn(move || {
                 let start = Instant::now();
                 let mut next = start + period.mul_f64(i as f64 / n as f64);
-                let mut lat = Vec::new();
+                let mut lat = Lat::default();
                 let mut refused = 0u64;
                 let mut msg = vec![0u8; size.max(8)];
                 let stop = start + dur + Duration::from_millis(300);
@@ -321,7 +352,7 @@ fn drive_threads(sessions: Vec<Session>, rate: f64, size: usize, dur: Duration) 
                             if e.kind == event_kind::MESSAGE {
                                 if let Ok(p) = s.payload(id) {
                                     let sent = i64::from_le_bytes(p[..8].try_into().unwrap());
-                                    lat.push((t - sent).clamp(0, u32::MAX as i64) as u32);
+                                    lat.add(sent, e.time_us, t);
                                 }
                             }
                         }
@@ -332,14 +363,14 @@ fn drive_threads(sessions: Vec<Session>, rate: f64, size: usize, dur: Duration) 
             })
         })
         .collect();
-    let mut all = Vec::new();
+    let mut all = Lat::default();
     let mut refused = 0;
     for h in handles {
         let (lat, r) = h.join().unwrap();
-        all.extend(lat);
+        all.merge(lat);
         refused += r;
     }
-    all.sort_unstable();
+    all.sort();
     (all, refused)
 }
 
@@ -356,12 +387,9 @@ fn room32(dur: Duration) {
     let (lat, refused) = drive_threads(sessions, 90.0, 64, dur);
     let (cpu1, _) = hub.usage();
     println!(
-        "room32: 32 devices x 90 Hz x 64 B, {dur:?}, a thread per device: deliveries {}, refused {refused}; \
-         latency p50 {} us, p99 {} us, max {} us; hub CPU {:.1}%",
-        lat.len(),
-        pct(&lat, 0.5),
-        pct(&lat, 0.99),
-        lat.last().copied().unwrap_or(0),
+        "room32: 32 devices x 90 Hz x 64 B, {dur:?}, a thread per device: deliveries {}, refused {refused}; hub CPU {:.1}%",
+        lat.total.len(),
         (cpu1 - cpu0) / w.elapsed().as_secs_f64() * 100.0
     );
+    println!("  {}", lat.line());
 }

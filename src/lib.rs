@@ -3,7 +3,9 @@
 //! The crate has two layers. The safe Rust core ([`Server`], [`Connection`], [`Error`],
 //! [`Timeout`], [`frame`]) knows nothing of C and can be used from Rust directly. The `ffi`
 //! module is the C API (`include/arsock.h`): it converts arguments, calls the core and maps
-//! errors to `arsock_status` codes, catching every panic at the boundary.
+//! errors to `arsock_status` codes, catching every panic at the boundary. [`session`] is the
+//! session layer (a hub with rooms, presence, reliable relay, shared state and resume) with
+//! its own sans-IO cores.
 //!
 //! ```no_run
 //! use arsock::{Connection, Server, Timeout};

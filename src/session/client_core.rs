@@ -61,9 +61,7 @@ pub struct PeerView {
 struct Staging {
     peers: BTreeMap<u32, PeerView>,
     state: BTreeMap<String, (u32, Bytes)>,
-    resumed: bool,
     dropped: u64,
-    time_us: i64,
 }
 
 /// What the I/O glue must do next.
@@ -350,16 +348,13 @@ impl ClientCore {
                     self.send_ack(now);
                 }
             }
-            Link::Down => {
-                if let Some(at) = self.retry_at.filter(|&at| now >= at) {
-                    let _ = at;
-                    let grace_end = self.grace.map(|g| self.last_heard + g);
-                    if grace_end.is_some_and(|end| now >= end) {
-                        return self.finish(event_kind::DISCONNECTED, reason::TIMEOUT, now);
-                    }
-                    self.retry_at = None;
-                    self.want.connect = true;
+            Link::Down if self.retry_at.is_some_and(|at| now >= at) => {
+                let grace_end = self.grace.map(|g| self.last_heard + g);
+                if grace_end.is_some_and(|end| now >= end) {
+                    return self.finish(event_kind::DISCONNECTED, reason::TIMEOUT, now);
                 }
+                self.retry_at = None;
+                self.want.connect = true;
             }
             _ => {}
         }
@@ -433,7 +428,7 @@ impl ClientCore {
                     s.state.insert(key.to_string(), (writer, value.into()));
                 }
             }
-            (Link::Syncing, Frame::SnapshotEnd { time_us, .. }) => self.synced(time_us, now),
+            (Link::Syncing, Frame::SnapshotEnd { time_us, .. }) => self.synced(time_us),
             (
                 Link::Live,
                 Frame::Peer {
@@ -624,7 +619,7 @@ impl ClientCore {
     }
 
     /// Close: a BYE goes out after what is queued (if the link is up).
-    pub fn close(&mut self, now: Instant) {
+    pub fn close(&mut self) {
         let up = matches!(self.link, Link::Syncing | Link::Live);
         if up && !self.over {
             self.outbox.push_data(
@@ -637,7 +632,6 @@ impl ClientCore {
         self.over = true;
         self.link = Link::Down;
         self.retry_at = None;
-        let _ = now;
     }
 }
 

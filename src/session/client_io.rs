@@ -301,7 +301,7 @@ impl Session {
         g.closed = true;
         self.shared.cond.notify_all();
         let now = Instant::now();
-        g.core.close(now);
+        g.core.close();
         if g.sock.is_some() && g.connected {
             g.linger_until = Some(now + CLOSE_LINGER);
             g.linger_step();

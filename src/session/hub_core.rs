@@ -63,6 +63,8 @@ impl Default for HubConfig {
 /// A peer's queue may grow to this many times its limit while connected, then it is
 /// disconnected at once as a slow peer (bounds the hub's memory).
 const HARD_QUEUE_FACTOR: usize = 8;
+/// Most rooms one hub holds (a join that would create one more is refused with ROOM_FULL).
+pub const MAX_ROOMS: usize = 65_536;
 /// Acknowledge at once after this many unacknowledged counted frames (else on the next tick).
 const ACK_EVERY: u64 = 32;
 /// ... or after this many bytes of them.

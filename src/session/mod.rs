@@ -2,10 +2,12 @@
 //! and resume (docs/PROTOCOL.md, "Sessions").
 //!
 //! Layout: a sans-IO core that knows no sockets and is tested with plain bytes and times
-//! ([`wire`] encodes and decodes every frame, [`hub_core`] and [`client_core`] are the state
-//! machines), a framed nonblocking byte stream ([`stream`]), and thin glue that runs both on the
-//! library's I/O thread (`hub_io`, `client_io`). The C layer (`src/ffi/hub.rs`,
-//! `src/ffi/session.rs`) only calls [`Hub`] and [`Session`].
+//! ([`wire`](crate::session::wire) encodes and decodes every frame,
+//! [`hub_core`](crate::session::hub_core) and [`client_core`](crate::session::client_core) are
+//! the state machines), a framed nonblocking byte stream ([`stream`](crate::session::stream)),
+//! and thin glue that runs both on the library's I/O thread (`hub_io`, `client_io`). The C
+//! layer (`src/ffi/hub.rs`, `src/ffi/session.rs`) only calls [`Hub`](crate::session::Hub) and
+//! [`Session`](crate::session::Session).
 
 pub mod client_core;
 mod client_io;

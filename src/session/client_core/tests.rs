@@ -241,6 +241,7 @@ fn a_cut_at_any_moment_loses_and_duplicates_nothing_in_either_direction() {
         }
         n.advance(3000);
         assert_eq!(n.devs[b].0.peer_id(), Some(idb));
+        assert_eq!(n.devs[a].0.peer_id(), Some(ida));
         let eb = n.events(b);
         let ea = n.events(a);
         assert_eq!(
@@ -264,7 +265,6 @@ fn a_cut_at_any_moment_loses_and_duplicates_nothing_in_either_direction() {
         assert!(ea
             .iter()
             .any(|e| e.kind == event_kind::PEER_RESUMED && e.peer == idb));
-        let _ = ida;
     }
 }
 

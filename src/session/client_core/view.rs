@@ -29,7 +29,6 @@ impl ClientCore {
         self.grace = (w.grace_ms >= 0).then(|| Duration::from_millis(w.grace_ms as u64));
         self.clock_offset_us = w.time_us.saturating_sub(micros_at(now));
         self.staging = Some(Staging {
-            resumed: w.resumed != 0,
             dropped: w.dropped,
             ..Default::default()
         });
@@ -41,11 +40,10 @@ impl ClientCore {
         self.last_sent = now;
     }
 
-    pub(super) fn synced(&mut self, time_us: i64, now: Instant) {
-        let Some(mut s) = self.staging.take() else {
+    pub(super) fn synced(&mut self, time_us: i64) {
+        let Some(s) = self.staging.take() else {
             return;
         };
-        s.time_us = time_us;
         self.link = Link::Live;
         self.broken_since = None;
         self.retry_at = None;
@@ -65,7 +63,6 @@ impl ClientCore {
                 time_us,
             });
         } else {
-            let _ = now;
             self.emit(Event {
                 kind: event_kind::RECONNECTED,
                 peer: 0,
@@ -76,7 +73,6 @@ impl ClientCore {
                 time_us,
             });
         }
-        let _ = s.resumed;
         for (&id, p) in &s.peers {
             match old_peers.get(&id) {
                 None => {

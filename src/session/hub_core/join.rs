@@ -1,7 +1,7 @@
 //! Joining and resuming: HELLO, WELCOME and the snapshot.
 
 use super::observe::ObservedKind;
-use super::{ConnId, HubCore, Peer, HARD_QUEUE_FACTOR};
+use super::{ConnId, HubCore, Peer, Room, HARD_QUEUE_FACTOR, MAX_ROOMS};
 use crate::session::stream::Bytes;
 use crate::session::wire::{self, peer_what, state_flag, Frame, Hello};
 use crate::session::{micros_at, reason};
@@ -40,7 +40,14 @@ impl HubCore {
         if h.resume_peer != 0 {
             return self.resume(id, room, h, now);
         }
-        let r = self.rooms.entry(room.clone()).or_default();
+        if !self.rooms.contains_key(&room) && self.rooms.len() >= MAX_ROOMS {
+            let text = format!("the hub has {MAX_ROOMS} rooms");
+            return self.reject(id, reason::ROOM_FULL, &text, now);
+        }
+        let r = self.rooms.entry(room.clone()).or_insert_with(|| Room {
+            empty_since: Some(now),
+            ..Room::default()
+        });
         if r.peers.len() as u32 >= self.cfg.max_peers || r.last_id == u32::MAX {
             let text = format!("room has {} peers", r.peers.len());
             return self.reject(id, reason::ROOM_FULL, &text, now);

@@ -604,3 +604,45 @@ fn fuzzed_streams_never_panic_the_hub_and_spare_the_honest_peer() {
         "the honest peer's connection was closed"
     );
 }
+
+#[test]
+fn the_number_of_rooms_is_bounded() {
+    let mut h = H::new(HubConfig::default());
+    for i in 0..MAX_ROOMS as u64 {
+        h.core.on_connect(i + 1, h.now);
+        let room = format!("r{i}");
+        let hello = Hello {
+            version: 1,
+            resume_peer: 0,
+            resume_key: 0,
+            ack: 0,
+            room: &room,
+            name: "",
+            token: b"",
+        };
+        h.frame(i + 1, &Frame::Hello(hello)).unwrap();
+    }
+    h.core.take_dirty();
+    let c = MAX_ROOMS as u64 + 1;
+    h.core.on_connect(c, h.now);
+    let hello = Hello {
+        version: 1,
+        resume_peer: 0,
+        resume_key: 0,
+        ack: 0,
+        room: "one more",
+        name: "",
+        token: b"",
+    };
+    h.frame(c, &Frame::Hello(hello)).unwrap();
+    let out = h.out(c);
+    assert!(matches!(
+        wire::decode(out[0].0, &out[0].1),
+        Ok(Some(Frame::Reject {
+            reason: reason::ROOM_FULL,
+            ..
+        }))
+    ));
+    // An existing room still takes joiners.
+    h.join(c + 1, "r7");
+}
