@@ -314,7 +314,6 @@ fn decode(run_id: u64, m: &[u8]) -> Option<(u8, u64)> {
     (id == run_id).then_some((m[12], seq))
 }
 
-/// The part of a device name after "· " (used in anchor keys).
 #[cfg(test)]
 mod tests {
     use super::device::short_name;

@@ -9,6 +9,7 @@ use arsock::session::{blob_flag, event_flag, event_kind, Event, Session, Session
 use arsock::Timeout;
 use std::collections::{HashMap, VecDeque};
 
+/// The part of a device name after "· " (used in anchor keys).
 pub(super) fn short_name(name: &str) -> String {
     name.rsplit("· ").next().unwrap_or(name).replace(' ', "-")
 }
