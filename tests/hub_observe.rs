@@ -3,7 +3,7 @@
 //! the snapshot of rooms, peers, state and newest poses.
 
 use arsock::pose::Pose;
-use arsock::session::hub_core::observe::ObservedKind;
+use arsock::session::hub_core::observe::{ObservedEvent, ObservedKind};
 use arsock::session::hub_core::HubConfig;
 use arsock::session::{event_kind, reason, Event, Hub, Session, SessionConfig};
 use arsock::Timeout;
@@ -26,6 +26,36 @@ fn until(what: &str, mut f: impl FnMut() -> bool) {
     while !f() {
         assert!(Instant::now() < deadline, "never: {what}");
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The hub's event log as taken so far.
+struct Log<'a> {
+    hub: &'a Hub,
+    events: Vec<ObservedEvent>,
+}
+
+impl Log<'_> {
+    /// Wait for the `nth` (1-based) event of `kind` about `peer`.
+    fn wait(&mut self, kind: ObservedKind, peer: u32, nth: usize) -> ObservedEvent {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.events
+                .extend(self.hub.take_observed_events(usize::MAX));
+            let found = self
+                .events
+                .iter()
+                .filter(|e| e.kind == kind && e.peer == peer);
+            if let Some(e) = found.clone().nth(nth - 1) {
+                return e.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {kind:?} #{nth} of peer {peer}: {:?}",
+                self.events
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
@@ -128,5 +158,62 @@ fn observation_logs_presence_with_reasons_counts_traffic_and_snapshots_rooms() {
         (1, [1.0, 1.6, -2.0])
     );
     alice.close();
+    hub.close();
+}
+
+#[test]
+fn observation_names_silence_resumption_lost_links_grace_ends_and_protocol_errors() {
+    use arsock::session::wire::{self, Frame, Hello};
+    use std::io::Write;
+    let cfg = HubConfig {
+        stale_after: Duration::from_millis(300),
+        grace: Some(Duration::from_millis(1500)),
+        ..HubConfig::default()
+    };
+    let hub = Hub::start("127.0.0.1", 0, cfg).unwrap();
+    let port = hub.local_addr().port();
+    let hello = |name: &str| {
+        wire::encode(&Frame::Hello(Hello {
+            version: wire::PROTOCOL_VERSION,
+            resume_peer: 0,
+            resume_key: 0,
+            ack: 0,
+            room: "q",
+            name,
+            token: b"",
+        }))
+    };
+    let mut log = Log {
+        hub: &hub,
+        events: Vec::new(),
+    };
+    // A device that joins and then says nothing goes stale (timeout) ...
+    let mut quiet = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    quiet.write_all(&hello("quiet")).unwrap();
+    let e = log.wait(ObservedKind::Stale, 1, 1);
+    assert_eq!((e.reason, e.name.as_str()), (reason::TIMEOUT, "quiet"));
+    assert!(e.text.starts_with("silent for "), "{e:?}");
+    // ... is resumed when heard again ...
+    quiet
+        .write_all(&wire::encode(&Frame::Ack { count: 0 }))
+        .unwrap();
+    log.wait(ObservedKind::Resumed, 1, 1);
+    // ... goes stale at once when its connection ends, and leaves when the grace ends.
+    drop(quiet);
+    let lost = log.wait(ObservedKind::Stale, 1, 2);
+    assert_eq!(
+        (lost.reason, lost.text.as_str()),
+        (reason::NETWORK, "connection ended")
+    );
+    assert_eq!(log.wait(ObservedKind::Left, 1, 1).reason, reason::TIMEOUT);
+
+    // A malformed frame of a known kind ends that peer with PROTOCOL.
+    let mut bad = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    bad.write_all(&hello("bad")).unwrap();
+    log.wait(ObservedKind::Joined, 2, 1);
+    bad.write_all(&[0xA5, 1, wire::kind::SEND, 0, 1, 0, 0, 0, 0xFF])
+        .unwrap();
+    let e = log.wait(ObservedKind::Left, 2, 1);
+    assert_eq!((e.reason, e.name.as_str()), (reason::PROTOCOL, "bad"));
     hub.close();
 }
