@@ -166,8 +166,8 @@ fn observation_names_silence_resumption_lost_links_grace_ends_and_protocol_error
     use arsock::session::wire::{self, Frame, Hello};
     use std::io::Write;
     let cfg = HubConfig {
-        stale_after: Duration::from_millis(300),
-        grace: Some(Duration::from_millis(1500)),
+        stale_after: Duration::from_millis(600),
+        grace: Some(Duration::from_millis(2000)),
         ..HubConfig::default()
     };
     let hub = Hub::start("127.0.0.1", 0, cfg).unwrap();
