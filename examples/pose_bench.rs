@@ -337,6 +337,55 @@ fn run(dur: Duration, observers: usize) {
     );
     drop(raw);
 
+    // Phase 4: a late joiner (32 entities moving, 100 keys, a 1 MiB and a 5 MiB blob).
+    let writer = sessions[2].clone();
+    for i in 0..100 {
+        let _ = writer.set_state(&format!("key{i}"), Some(format!("value {i}").as_bytes()));
+    }
+    let _ = writer.put_blob("small", &vec![1u8; 1024 * 1024]);
+    let t = Instant::now();
+    while (writer.get_blob("small").is_err() || writer.get_state("key99").is_err())
+        && t.elapsed() < Duration::from_secs(30)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let t0 = Instant::now();
+    let late =
+        Session::open("127.0.0.1", hub.port, "poses", SessionConfig::default()).expect("open");
+    let (mut joined, mut keys, mut blobs, mut blobs_at) = (None, 0, 0, None);
+    let mut keys_at = None;
+    let mut poses_at_join = 0;
+    while t0.elapsed() < Duration::from_secs(30) && (joined.is_none() || keys < 100 || blobs < 2) {
+        if let Ok(evs) = late.poll(256, Timeout::After(Duration::from_millis(50))) {
+            for (e, _) in evs {
+                match e.kind {
+                    event_kind::JOINED => {
+                        joined = Some(t0.elapsed());
+                        poses_at_join = late.with_latest_poses(|v| v.len()).unwrap_or(0);
+                    }
+                    event_kind::STATE_CHANGED => {
+                        keys += 1;
+                        if keys == 100 {
+                            keys_at = Some(t0.elapsed());
+                        }
+                    }
+                    event_kind::BLOB_AVAILABLE => {
+                        blobs += 1;
+                        blobs_at = Some(t0.elapsed());
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    println!(
+        "late joiner: JOINED after {:.1} ms with {poses_at_join} poses already there; {keys} keys by {:.1} ms; {blobs} blobs (1 MiB, 5 MiB) readable after {:.1} ms",
+        joined.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3),
+        keys_at.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3),
+        blobs_at.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+    );
+    late.close();
+
     stop.store(true, Ordering::Relaxed);
     for t in threads {
         let _ = t.join();

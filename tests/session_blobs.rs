@@ -349,3 +349,77 @@ fn poses_and_an_upload_go_on_after_the_link_is_cut_and_resumed() {
         ok(arsock_close(hub));
     });
 }
+
+#[test]
+fn a_blob_deleted_while_a_device_was_away_is_gone_after_its_resume() {
+    within(Duration::from_secs(120), || {
+        let (hub, port) = hub();
+        let proxy = sessions::proxy::Proxy::start(port);
+        let mut a = Dev::join(proxy.port, "b8", "a (proxied)");
+        let mut b = Dev::join(port, "b8", "b");
+        ok(put(&b, "old", b"soon deleted"));
+        ok(put(&b, "kept", b"still here"));
+        available(&mut a, "old");
+        available(&mut a, "kept");
+        // a hears nothing while b deletes the blob, then its link is cut and it resumes.
+        proxy.silence(true);
+        let k = cstr("old");
+        ok(unsafe { arsock_session_delete_blob(b.h, k.as_ptr()) });
+        b.until(T, |e| {
+            e.kind == ARSOCK_EVENT_BLOB_AVAILABLE && e.flags & ARSOCK_BLOB_DELETED != 0
+        });
+        std::thread::sleep(Duration::from_millis(100)); // the proxy swallows what the hub sent a
+        proxy.silence(false);
+        proxy.cut();
+        let evs = a.until(T, |e| {
+            e.kind == ARSOCK_EVENT_BLOB_AVAILABLE && e.flags & ARSOCK_BLOB_DELETED != 0
+        });
+        assert!(
+            evs.iter().any(|e| e.kind == ARSOCK_EVENT_RECONNECTED),
+            "{evs:?}"
+        );
+        assert_eq!(evs.last().unwrap().payload, b"old");
+        assert_eq!(get(&a, "old"), Err(ARSOCK_ERR_NOT_FOUND));
+        assert_eq!(get(&a, "kept").unwrap(), b"still here");
+        a.close();
+        b.close();
+        ok(arsock_close(hub));
+    });
+}
+
+#[test]
+fn a_resumed_device_that_holds_a_blob_is_not_sent_its_body_again() {
+    within(Duration::from_secs(120), || {
+        use sessions::delay::{Delay, DelayProxy};
+        use std::sync::atomic::Ordering;
+        let (hub, port) = hub();
+        let none = Delay {
+            base_us: 0,
+            jitter_us: 0,
+        };
+        let proxy = DelayProxy::start(port, none, none);
+        let mut a = Dev::join(proxy.port, "b9", "a (proxied)");
+        let b = Dev::join(port, "b9", "b");
+        let big = body(8 * 1024 * 1024, 5);
+        ok(put(&b, "map", &big));
+        available(&mut a, "map");
+        let before = proxy.down.load(Ordering::Relaxed);
+        proxy.cut();
+        a.until(T, |e| e.kind == ARSOCK_EVENT_RECONNECTED);
+        // Let whatever the hub queued for a's new link arrive, then count it.
+        std::thread::sleep(Duration::from_millis(500));
+        let resent = proxy.down.load(Ordering::Relaxed) - before;
+        println!(
+            "bytes to the resumed device: {resent} (the blob has {})",
+            big.len()
+        );
+        assert!(
+            resent < big.len() as u64 / 4,
+            "{resent} bytes: the body went again"
+        );
+        assert!(get(&a, "map").unwrap() == big);
+        a.close();
+        b.close();
+        ok(arsock_close(hub));
+    });
+}

@@ -293,3 +293,99 @@ fn a_device_that_does_not_call_for_a_while_then_sees_the_newest_poses() {
         ok(arsock_close(hub));
     });
 }
+
+#[test]
+fn pose_clock_and_blob_calls_on_bad_handles_and_unjoined_sessions_get_clear_statuses() {
+    within(Duration::from_secs(60), || {
+        let id = [0.0, 0.0, 0.0, 1.0];
+        let p = pose(1, 0, [0.0; 3], id);
+        let key = cstr("k");
+        let (mut t, mut b, mut n, mut len) = (0i64, 0i64, 0usize, 0usize);
+        let mut out = [arsock_pose::default(); 2];
+        for h in [0u64, 999_999] {
+            assert_eq!(
+                unsafe { arsock_session_send_poses(h, &p, 1) },
+                ARSOCK_ERR_INVALID_HANDLE
+            );
+            assert_eq!(
+                unsafe { arsock_session_latest_poses(h, out.as_mut_ptr(), 2, &mut n) },
+                ARSOCK_ERR_INVALID_HANDLE
+            );
+            assert_eq!(
+                unsafe { arsock_session_sample_poses(h, 0, out.as_mut_ptr(), 2, &mut n) },
+                ARSOCK_ERR_INVALID_HANDLE
+            );
+            assert_eq!(
+                unsafe { arsock_session_time(h, &mut t, &mut b) },
+                ARSOCK_ERR_INVALID_HANDLE
+            );
+            assert_eq!(
+                unsafe { arsock_session_put_blob(h, key.as_ptr(), b"x".as_ptr(), 1) },
+                ARSOCK_ERR_INVALID_HANDLE
+            );
+            assert_eq!(
+                unsafe {
+                    arsock_session_get_blob(h, key.as_ptr(), std::ptr::null_mut(), 0, &mut len)
+                },
+                ARSOCK_ERR_INVALID_HANDLE
+            );
+            assert_eq!(
+                unsafe { arsock_session_delete_blob(h, key.as_ptr()) },
+                ARSOCK_ERR_INVALID_HANDLE
+            );
+        }
+        // A hub handle is not a session.
+        let (hub, port) = hub();
+        assert_eq!(
+            unsafe { arsock_session_send_poses(hub, &p, 1) },
+            ARSOCK_ERR_INVALID_HANDLE
+        );
+        // Not joined yet (a listener that never answers): STATE, and nothing was sent.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = open_with(silent.local_addr().unwrap().port(), "r", "early", None);
+        assert_eq!(
+            unsafe { arsock_session_send_poses(s, &p, 1) },
+            ARSOCK_ERR_STATE
+        );
+        assert_eq!(
+            unsafe { arsock_session_time(s, &mut t, &mut b) },
+            ARSOCK_ERR_STATE
+        );
+        assert_eq!(
+            unsafe { arsock_session_put_blob(s, key.as_ptr(), b"x".as_ptr(), 1) },
+            ARSOCK_ERR_STATE
+        );
+        ok(unsafe { arsock_session_latest_poses(s, out.as_mut_ptr(), 2, &mut n) });
+        assert_eq!(n, 0);
+        // NULL out-pointers.
+        assert_eq!(
+            unsafe { arsock_session_time(s, std::ptr::null_mut(), &mut b) },
+            ARSOCK_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            unsafe {
+                arsock_session_get_blob(
+                    s,
+                    key.as_ptr(),
+                    std::ptr::null_mut(),
+                    0,
+                    std::ptr::null_mut(),
+                )
+            },
+            ARSOCK_ERR_INVALID_ARGUMENT
+        );
+        ok(arsock_close(s));
+        // A closed session's handle is gone.
+        assert_eq!(
+            unsafe { arsock_session_send_poses(s, &p, 1) },
+            ARSOCK_ERR_INVALID_HANDLE
+        );
+        let a = Dev::join(port, "r", "a");
+        a.close();
+        assert_eq!(
+            unsafe { arsock_session_time(a.h, &mut t, &mut b) },
+            ARSOCK_ERR_INVALID_HANDLE
+        );
+        ok(arsock_close(hub));
+    });
+}

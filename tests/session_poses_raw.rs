@@ -210,3 +210,34 @@ fn a_malformed_pose_or_blob_frame_closes_only_that_link_with_protocol() {
         ok(arsock_close(hub));
     });
 }
+
+#[test]
+fn a_peer_that_pings_without_reading_cannot_grow_the_hubs_memory() {
+    within(Duration::from_secs(60), || {
+        use std::io::Write;
+        let hub = Hub::start("127.0.0.1", 0, HubConfig::default()).unwrap();
+        let port = hub.local_addr().port();
+        let mut r = Raw::join(port, "r4");
+        let ping =
+            arsock::session::ext_wire::encode(&arsock::session::ext_wire::ExtFrame::Ping { t0: 1 });
+        let burst: Vec<u8> = ping
+            .iter()
+            .copied()
+            .cycle()
+            .take(ping.len() * 1000)
+            .collect();
+        let mut worst = 0;
+        for _ in 0..100 {
+            r.s.write_all(&burst).unwrap(); // 100k pings, 1.6 MB, none of the pongs read
+            if let Some(m) = hub.conn_memory("r4", r.id) {
+                worst = worst.max(m.outbox_bytes);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let m = hub.conn_memory("r4", r.id).expect("still connected");
+        worst = worst.max(m.outbox_bytes);
+        println!("outbox of a peer pinging without reading: at most {worst} bytes");
+        assert!(worst <= 256 * 1024 + 64, "{worst}");
+        hub.close();
+    });
+}

@@ -175,7 +175,7 @@ $MCS -target:exe -define:ARSOCK_LOAD_PROBE -r:"$BUILD/ArSock.dll" -out:"$BUILD/L
 $MCS -target:exe -define:ARSOCK_SESSION_CHILD -r:"$BUILD/ArSock.dll" -out:"$BUILD/SessionChild.exe" "$HERE/tests/SessionChild.cs" ||
     die "mcs: SessionChild.exe"
 $MCS -target:library -r:"$BUILD/ArSock.dll" -r:"$NUNIT_FW" -r:System.Core.dll -out:"$BUILD/ArSock.Tests.dll" \
-    "$HERE"/tests/*.cs "$EXAMPLE" || die "mcs: tests"
+    "$HERE"/tests/*.cs "$EXAMPLE" "$ROOT/examples/unity/ArSockRoomSync.cs" || die "mcs: tests"
 
 # ---------------------------------------------------------------- 5. nunit
 echo "== nunit-console"

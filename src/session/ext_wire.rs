@@ -1,4 +1,4 @@
-//! Frames of poses, the room clock and blobs: extension kinds 0x90–0x96 of a session link
+//! Frames of poses, the room clock and blobs: extension kinds 0x90–0x97 of a session link
 //! (docs/PROTOCOL.md, "Sessions: poses, clock and blobs"). Every field is little-endian; a
 //! key is a one-byte length and 1–255 bytes of UTF-8, as state keys.
 //!
@@ -15,7 +15,7 @@ use crate::frame::{HEADER_LEN, MAGIC, VERSION};
 use crate::pose::wire::{decode_poses, encode_poses};
 use crate::pose::Pose;
 
-/// Frame kinds (0x97–0x9F stay reserved and are skipped).
+/// Frame kinds (0x98–0x9F stay reserved and are skipped).
 pub mod kind {
     /// Either way: a batch of poses (docs/PROTOCOL.md, "Pose batch").
     pub const POSES: u8 = 0x90;
@@ -31,6 +31,9 @@ pub mod kind {
     pub const BLOB_INFO: u8 = 0x95;
     /// Device → hub: delete a blob.
     pub const BLOB_DELETE: u8 = 0x96;
+    /// Device → hub: this session already holds the announced version (`tag`) of a blob: do not
+    /// send its body (after a resume).
+    pub const BLOB_HAVE: u8 = 0x97;
     /// First kind of the range reserved for poses, the clock and blobs.
     pub const FIRST: u8 = 0x90;
     /// Last kind of that range.
@@ -81,6 +84,8 @@ pub enum ExtFrame<'a> {
     },
     /// Delete request.
     BlobDelete { key: &'a str },
+    /// "I hold this version": the hub drops its body from this link's downloads.
+    BlobHave { tag: u32, key: &'a str },
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -196,6 +201,10 @@ pub fn decode(kind: u8, payload: &[u8]) -> Result<Option<ExtFrame<'_>>, Malforme
             }
         }
         kind::BLOB_DELETE => ExtFrame::BlobDelete { key: r.key()? },
+        kind::BLOB_HAVE => ExtFrame::BlobHave {
+            tag: r.u32()?,
+            key: r.key()?,
+        },
         _ => return Ok(None),
     };
     r.end()?;
@@ -269,6 +278,10 @@ pub fn encode(f: &ExtFrame<'_>) -> Vec<u8> {
             put_key(v, key);
         }),
         ExtFrame::BlobDelete { key } => frame(kind::BLOB_DELETE, |v| put_key(v, key)),
+        ExtFrame::BlobHave { tag, key } => frame(kind::BLOB_HAVE, |v| {
+            v.extend_from_slice(&tag.to_le_bytes());
+            put_key(v, key);
+        }),
     }
 }
 
@@ -345,6 +358,7 @@ mod tests {
             key: "k",
         });
         round_trip(ExtFrame::BlobDelete { key: "k" });
+        round_trip(ExtFrame::BlobHave { tag: 3, key: "k" });
     }
 
     #[test]
@@ -487,6 +501,7 @@ mod vectors {
                 },
             ),
             ("blob_delete", ExtFrame::BlobDelete { key: "map" }),
+            ("blob_have", ExtFrame::BlobHave { tag: 1, key: "map" }),
         ]
     }
 

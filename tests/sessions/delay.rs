@@ -3,7 +3,8 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Delay of one direction: `base_us` plus a uniform value in `[-jitter_us, +jitter_us]`.
@@ -15,6 +16,18 @@ pub struct Delay {
 
 pub struct DelayProxy {
     pub port: u16,
+    /// Bytes forwarded hub → device so far.
+    pub down: Arc<AtomicU64>,
+    socks: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl DelayProxy {
+    /// Shut down both ends of every link made so far (new links still work).
+    pub fn cut(&self) {
+        for s in self.socks.lock().unwrap().drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
 }
 
 impl DelayProxy {
@@ -22,6 +35,9 @@ impl DelayProxy {
     pub fn start(target: u16, up: Delay, down: Delay) -> DelayProxy {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
+        let down_bytes = Arc::new(AtomicU64::new(0));
+        let socks: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let (counter, socks2) = (down_bytes.clone(), socks.clone());
         std::thread::spawn(move || {
             let mut seed = 0x9E37_79B9_7F4A_7C15u64;
             for client in l.incoming() {
@@ -32,20 +48,31 @@ impl DelayProxy {
                 let _ = client.set_nodelay(true);
                 let _ = server.set_nodelay(true);
                 seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                {
+                    let mut g = socks2.lock().unwrap();
+                    g.push(client.try_clone().unwrap());
+                    g.push(server.try_clone().unwrap());
+                }
+                let uncounted = Arc::new(AtomicU64::new(0));
                 pipe(
                     client.try_clone().unwrap(),
                     server.try_clone().unwrap(),
                     up,
                     seed,
+                    uncounted,
                 );
-                pipe(server, client, down, seed ^ 0xABCDEF);
+                pipe(server, client, down, seed ^ 0xABCDEF, counter.clone());
             }
         });
-        DelayProxy { port }
+        DelayProxy {
+            port,
+            down: down_bytes,
+            socks,
+        }
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream, d: Delay, mut seed: u64) {
+fn pipe(mut from: TcpStream, mut to: TcpStream, d: Delay, mut seed: u64, count: Arc<AtomicU64>) {
     let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
     std::thread::spawn(move || {
         let mut last = Instant::now();
@@ -57,6 +84,7 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, d: Delay, mut seed: u64) {
                     return;
                 }
                 Ok(n) => {
+                    count.fetch_add(n as u64, Ordering::Relaxed);
                     seed ^= seed << 13;
                     seed ^= seed >> 7;
                     seed ^= seed << 17;

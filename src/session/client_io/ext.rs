@@ -26,7 +26,7 @@ use crate::session::ext_wire::{self, info_flag, ExtFrame};
 use crate::session::stream::Bytes;
 use crate::session::wire::{self, peer_what, Frame};
 use crate::session::{event_kind, micros_at, Event};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,11 +38,20 @@ pub mod blob_flag {
     pub const REFUSED: u32 = 16;
 }
 
+/// Most remote (peer, entity) entries a device keeps: 256 peers × 256 entities.
+const MAX_REMOTE_ENTITIES: usize = 256 * DEFAULT_MAX_ENTITIES_PER_PEER;
+/// Most blob bytes a device holds: the room's blobs, newer versions arriving while the older
+/// are still held, and its own uploads (3 × the room's budget); a hub announcing more is
+/// ignored.
+const MAX_HELD_BLOB_BYTES: u64 = 3 * crate::blob::ROOM_BLOB_BUDGET;
 /// Most poses one `send_poses` call may carry.
 pub const MAX_POSES_PER_SEND: usize = 4096;
 const POSES_PER_BATCH: usize = 512;
-const POSE_KERNEL_LIMIT: usize = 32 * 1024;
-const CHUNK_KERNEL_LIMIT: usize = 64 * 1024;
+/// Poses wait while the kernel holds more than this unsent for the link.
+const POSE_KERNEL_LIMIT: usize = 48 * 1024;
+/// Upload chunks wait while the kernel holds more than this (after a chunk it holds at most
+/// two, below the pose limit: chunks never hold poses back).
+const CHUNK_KERNEL_LIMIT: usize = 16 * 1024;
 /// Re-check delay while poses or chunks wait only for the kernel to drain.
 pub(super) const HELD_RETRY: Duration = Duration::from_millis(1);
 /// Timer id of that re-check (the housekeeping tick uses 0).
@@ -84,6 +93,8 @@ pub(super) struct ClientExt {
     downloads: HashMap<String, Download>,
     /// The held-retry timer is set.
     pub(super) timer_armed: bool,
+    /// Keys of the blobs the snapshot being received lists (between WELCOME and SNAPSHOT_END).
+    snapshot_blobs: Option<HashSet<String>>,
 }
 
 impl ClientExt {
@@ -102,6 +113,7 @@ impl ClientExt {
             store: BTreeMap::new(),
             downloads: HashMap::new(),
             timer_armed: false,
+            snapshot_blobs: None,
         }
     }
 
@@ -131,6 +143,26 @@ impl ClientExt {
         }
         self.downloads.clear();
         self.next_ping = Some(now);
+        self.snapshot_blobs = Some(HashSet::new());
+    }
+
+    /// End of a snapshot: blobs held but no longer in the room (deleted while this session was
+    /// away) are dropped and announced deleted.
+    fn snapshot_done(&mut self, core: &mut ClientCore, time_us: i64) {
+        let Some(keys) = self.snapshot_blobs.take() else {
+            return;
+        };
+        let gone: Vec<String> = self
+            .store
+            .keys()
+            .filter(|k| !keys.contains(*k))
+            .cloned()
+            .collect();
+        for k in gone {
+            if let Some(h) = self.store.remove(&k) {
+                Self::announce(core, &k, h.uploader, blob_flag::DELETED, 0, time_us);
+            }
+        }
     }
 
     fn peer_left(&mut self, peer: u32) {
@@ -153,7 +185,11 @@ impl ClientExt {
         match frame {
             ExtFrame::Poses(poses) => {
                 for pose in poses {
-                    if pose.peer != 0 && pose.peer != me {
+                    let known = self.remote.latest(pose.peer, pose.entity).is_some();
+                    if pose.peer != 0
+                        && pose.peer != me
+                        && (known || self.remote.len() < MAX_REMOTE_ENTITIES)
+                    {
                         self.remote.insert(pose);
                     }
                 }
@@ -176,7 +212,10 @@ impl ClientExt {
                 key,
                 data,
             } => self.blob_chunk(core, uploader, tag, offset, key, data, now),
-            ExtFrame::Ping { .. } | ExtFrame::BlobBegin { .. } | ExtFrame::BlobDelete { .. } => {
+            ExtFrame::Ping { .. }
+            | ExtFrame::BlobBegin { .. }
+            | ExtFrame::BlobDelete { .. }
+            | ExtFrame::BlobHave { .. } => {
                 return Err(Violation(format!(
                     "frame of kind 0x{k:02x} is not for a device"
                 )))
@@ -217,6 +256,11 @@ impl ClientExt {
             }
             return;
         }
+        if flags & info_flag::SNAPSHOT != 0 {
+            if let Some(keys) = self.snapshot_blobs.as_mut() {
+                keys.insert(key.to_string());
+            }
+        }
         if flags & info_flag::DELETED != 0 {
             self.downloads.remove(key);
             if self.store.remove(key).is_some() {
@@ -229,7 +273,10 @@ impl ClientExt {
             .get(key)
             .is_some_and(|h| h.uploader == uploader && h.tag == tag && h.data.len() as u64 == size)
         {
-            return; // already held (a snapshot after a resume)
+            // Already held (a snapshot after a resume): the hub need not send the body.
+            let f = ext_wire::encode(&ExtFrame::BlobHave { tag, key });
+            core.outbox().push_control(f.into());
+            return;
         }
         if uploader == me {
             if let Some(i) = self
@@ -250,6 +297,9 @@ impl ClientExt {
                 Self::announce(core, key, uploader, 0, size, time_us);
                 return;
             }
+        }
+        if self.blob_bytes().saturating_add(size) > MAX_HELD_BLOB_BYTES {
+            return; // more than a well-behaved hub can announce: ignored
         }
         match Reassembly::new(size) {
             Ok(r) if size == 0 => {
@@ -348,7 +398,8 @@ impl ClientExt {
                 }
             }
         }
-        if core.outbox().is_empty() {
+        // A chunk only when nothing at all waits, poses included.
+        if core.outbox().is_empty() && self.out.is_empty() {
             if let Some(u) = self
                 .uploads
                 .iter_mut()
@@ -443,6 +494,8 @@ pub(super) fn on_frame(
                     ext.peer_left(id);
                 }
             }
+            let t = core.hub_time(now);
+            ext.snapshot_done(core, t);
             Ok(())
         }
         wire::kind::WELCOME => {

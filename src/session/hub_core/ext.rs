@@ -26,12 +26,19 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
+mod blobs;
+
 /// Most poses in one batch frame the hub writes.
 pub(crate) const POSES_PER_BATCH: usize = 512;
 /// Poses wait while the kernel holds more than this for the connection.
-pub(crate) const POSE_KERNEL_LIMIT: usize = 32 * 1024;
-/// Blob chunks wait while the kernel holds more than this for the connection.
-pub(crate) const CHUNK_KERNEL_LIMIT: usize = 64 * 1024;
+pub(crate) const POSE_KERNEL_LIMIT: usize = 48 * 1024;
+/// Answers the hub owes a connection (PONG, refusals) are dropped while its outbox holds more
+/// than this: a peer that sends pings or refused uploads without reading cannot grow the
+/// hub's memory (its clock simply gets fewer samples).
+const ANSWER_OUTBOX_LIMIT: usize = 256 * 1024;
+/// Blob chunks wait while the kernel holds more than this for the connection (so that after a
+/// chunk it holds at most two, below the pose limit: chunks never hold poses back).
+pub(crate) const CHUNK_KERNEL_LIMIT: usize = 16 * 1024;
 
 /// A room's poses and blobs.
 pub(super) struct RoomExt {
@@ -114,7 +121,7 @@ impl HubCore {
             ExtFrame::Ping { t0 } => {
                 let t2 = micros_at(Instant::now());
                 let f = ext_wire::encode(&ExtFrame::Pong { t0, t1, t2 });
-                self.push(id, f, true, now);
+                self.answer(id, f, true, now);
             }
             ExtFrame::BlobBegin { tag, size, key } => {
                 self.blob_begin(id, room, peer, tag, size, key, now)
@@ -123,6 +130,13 @@ impl HubCore {
                 offset, key, data, ..
             } => self.blob_chunk(id, room, peer, offset, key, data, now),
             ExtFrame::BlobDelete { key } => self.blob_delete(room, peer, key, now),
+            ExtFrame::BlobHave { tag, key } => {
+                if let Some(ce) = self.ext.conns.get_mut(&id) {
+                    // Chunks are whole frames and a device ignores those of a blob it holds, so
+                    // a download may stop anywhere.
+                    ce.downloads.retain(|d| !(d.key == key && d.tag == tag));
+                }
+            }
             ExtFrame::Pong { .. } | ExtFrame::BlobInfo { .. } => {
                 return Err(Violation(format!(
                     "frame of kind 0x{k:02x} is not for the hub"
@@ -130,6 +144,17 @@ impl HubCore {
             }
         }
         Ok(())
+    }
+
+    /// Queue an answer unless the connection's outbox is over [`ANSWER_OUTBOX_LIMIT`].
+    fn answer(&mut self, id: ConnId, f: Vec<u8>, control: bool, now: Instant) {
+        if self
+            .conns
+            .get(&id)
+            .is_some_and(|c| c.outbox.len() <= ANSWER_OUTBOX_LIMIT)
+        {
+            self.push(id, f, control, now);
+        }
     }
 
     fn poses_from(&mut self, room: &Arc<str>, peer: u32, poses: Vec<Pose>) {
@@ -160,170 +185,6 @@ impl HubCore {
                 ce.poses.mark(peer, e);
             }
             self.dirty.push(c);
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn blob_begin(
-        &mut self,
-        id: ConnId,
-        room: &Arc<str>,
-        peer: u32,
-        tag: u32,
-        size: u64,
-        key: &str,
-        now: Instant,
-    ) {
-        let re = self.ext.rooms.entry(room.clone()).or_default();
-        re.tags.remove(&(peer, key.to_string()));
-        match re.blobs.begin_upload(peer, key, size) {
-            Ok(None) => {
-                re.tags.insert((peer, key.to_string()), tag);
-            }
-            Ok(Some(_)) => self.blob_complete(room, peer, tag, key, now),
-            Err(_) => {
-                let f = ext_wire::encode(&ExtFrame::BlobInfo {
-                    flags: info_flag::REFUSED,
-                    uploader: peer,
-                    tag,
-                    size,
-                    time_us: micros_at(now),
-                    key,
-                });
-                self.push(id, f, false, now);
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn blob_chunk(
-        &mut self,
-        id: ConnId,
-        room: &Arc<str>,
-        peer: u32,
-        offset: u64,
-        key: &str,
-        data: &[u8],
-        now: Instant,
-    ) {
-        let Some(re) = self.ext.rooms.get_mut(room) else {
-            return;
-        };
-        let Some(&tag) = re.tags.get(&(peer, key.to_string())) else {
-            return; // a refused or replaced upload: its chunks are ignored
-        };
-        match re.blobs.add_chunk(peer, key, offset, data) {
-            Ok(None) => {}
-            Ok(Some(_)) => {
-                re.tags.remove(&(peer, key.to_string()));
-                self.blob_complete(room, peer, tag, key, now);
-            }
-            Err(_) => {
-                re.tags.remove(&(peer, key.to_string()));
-                let f = ext_wire::encode(&ExtFrame::BlobInfo {
-                    flags: info_flag::REFUSED,
-                    uploader: peer,
-                    tag,
-                    size: 0,
-                    time_us: micros_at(now),
-                    key,
-                });
-                self.push(id, f, false, now);
-            }
-        }
-    }
-
-    /// The hub holds the whole blob: announce it to everyone, queue its body for all but
-    /// the uploader.
-    fn blob_complete(&mut self, room: &Arc<str>, uploader: u32, tag: u32, key: &str, now: Instant) {
-        let Some(re) = self.ext.rooms.get_mut(room) else {
-            return;
-        };
-        let Some(data) = re.blobs.get(key) else {
-            return;
-        };
-        re.done_tags.insert(key.to_string(), tag);
-        let f: Bytes = ext_wire::encode(&ExtFrame::BlobInfo {
-            flags: 0,
-            uploader,
-            tag,
-            size: data.len() as u64,
-            time_us: micros_at(now),
-            key,
-        })
-        .into();
-        let Some(r) = self.rooms.get(room) else {
-            return;
-        };
-        let targets: Vec<(u32, ConnId)> = r
-            .peers
-            .iter()
-            .filter_map(|(&o, p)| p.conn.map(|c| (o, c)))
-            .collect();
-        for (other, c) in targets {
-            let ce = self.ext.conns.entry(c).or_default();
-            ce.downloads.retain(|d| d.key != key);
-            if other != uploader {
-                ce.downloads.push_back(Download {
-                    key: key.to_string(),
-                    uploader,
-                    tag,
-                    data: data.clone(),
-                    offset: 0,
-                });
-            }
-        }
-        let conns: Vec<ConnId> = r.peers.values().filter_map(|p| p.conn).collect();
-        self.push_shared(&conns, &f, now);
-    }
-
-    fn blob_delete(&mut self, room: &Arc<str>, peer: u32, key: &str, now: Instant) {
-        let Some(re) = self.ext.rooms.get_mut(room) else {
-            return;
-        };
-        if re.blobs.abort_upload(peer, key) {
-            re.tags.remove(&(peer, key.to_string()));
-        }
-        if !re.blobs.delete(key) {
-            return;
-        }
-        re.done_tags.remove(key);
-        let f: Bytes = ext_wire::encode(&ExtFrame::BlobInfo {
-            flags: info_flag::DELETED,
-            uploader: peer,
-            tag: 0,
-            size: 0,
-            time_us: micros_at(now),
-            key,
-        })
-        .into();
-        let Some(r) = self.rooms.get(room) else {
-            return;
-        };
-        let conns: Vec<ConnId> = r.peers.values().filter_map(|p| p.conn).collect();
-        for c in &conns {
-            if let Some(ce) = self.ext.conns.get_mut(c) {
-                ce.downloads.retain(|d| d.key != key);
-            }
-        }
-        self.push_shared(&conns, &f, now);
-    }
-
-    /// Snapshot part: one BLOB_INFO (flag SNAPSHOT) per complete blob, for `frames` before
-    /// SNAPSHOT_END.
-    pub(super) fn ext_snapshot_frames(&self, room: &Arc<str>, t: i64, frames: &mut Vec<Vec<u8>>) {
-        let Some(re) = self.ext.rooms.get(room) else {
-            return;
-        };
-        for b in re.blobs.list() {
-            frames.push(ext_wire::encode(&ExtFrame::BlobInfo {
-                flags: info_flag::SNAPSHOT,
-                uploader: b.uploader,
-                tag: re.done_tags.get(&b.key).copied().unwrap_or(0),
-                size: b.size,
-                time_us: t,
-                key: &b.key,
-            }));
         }
     }
 
@@ -439,7 +300,8 @@ impl HubCore {
             }
         }
         let _ = rooms;
-        if conn.outbox.is_empty() {
+        // A chunk only when nothing at all waits, poses included.
+        if conn.outbox.is_empty() && ce.poses.is_empty() {
             if let Some(d) = ce.downloads.front_mut() {
                 if kernel_unsent > CHUNK_KERNEL_LIMIT {
                     *held = true;
