@@ -249,6 +249,9 @@ fn eight_walking_devices_appear_as_markers_that_move_in_a_real_browser() {
 fn stale_and_left_devices_and_several_rooms_are_shown_with_their_state() {
     let state = ViewState::new();
     let viewer = Viewer::start("127.0.0.1", 0, state.clone(), 30).expect("viewer starts");
+    // The browser first: a peer that left is shown for 10 s from `peer_left`, and a browser
+    // can take that long to start on a loaded machine.
+    let mut b = cdp::Browser::launch(1360, 860);
     state.peer_joined("lobby", 1, "Quest 3 · Ben");
     state.peer_pose("lobby", 1, 0.5, 0.5, 1.0, Some(0.4));
     state.peer_joined("lobby", 2, "iPhone 15 · Chloe");
@@ -262,7 +265,6 @@ fn stale_and_left_devices_and_several_rooms_are_shown_with_their_state() {
     state.peer_joined("studio", 2, "no pose yet");
     state.anchor_placed("studio", "<b>not markup</b>", 1.0, 1.0, 1);
 
-    let mut b = cdp::Browser::launch(1360, 860);
     b.navigate(&viewer.url());
     assert!(b.wait_for(
         r#"document.querySelectorAll(".room").length === 2 && +document.body.dataset.updates > 2"#,
