@@ -423,3 +423,54 @@ fn a_resumed_device_that_holds_a_blob_is_not_sent_its_body_again() {
         ok(arsock_close(hub));
     });
 }
+
+#[test]
+fn a_loader_thread_puts_blobs_while_another_samples_poses_and_closes_from_a_third() {
+    within(Duration::from_secs(120), || {
+        let (hub, port) = hub();
+        let mut a = Dev::join(port, "b10", "a");
+        let b = Dev::join(port, "b10", "b");
+        let pose = arsock_pose {
+            entity: 1,
+            rotation: [0.0, 0.0, 0.0, 1.0],
+            ..Default::default()
+        };
+        ok(unsafe { arsock_session_send_poses(b.h, &pose, 1) });
+        let h = a.h;
+        let loader = std::thread::spawn(move || {
+            let data = vec![7u8; 2 * 1024 * 1024];
+            for i in 0..8 {
+                let k = cstr(&format!("asset{i}"));
+                let st =
+                    unsafe { arsock_session_put_blob(h, k.as_ptr(), data.as_ptr(), data.len()) };
+                assert_eq!(st, ARSOCK_OK, "{}", last_error());
+            }
+        });
+        let mut out = [arsock_pose::default(); 8];
+        let mut frames = 0;
+        while !loader.is_finished() || frames < 1000 {
+            let mut n = 0;
+            ok(unsafe { arsock_session_sample_poses(a.h, 0, out.as_mut_ptr(), 8, &mut n) });
+            frames += 1;
+        }
+        loader.join().unwrap();
+        let mut seen = 0;
+        while seen < 8 {
+            a.until(T, |e| e.kind == ARSOCK_EVENT_BLOB_AVAILABLE);
+            seen += 1;
+        }
+        // Close from another thread while this one samples.
+        let closer = std::thread::spawn(move || ok(arsock_close(h)));
+        loop {
+            let mut n = 0;
+            let st = unsafe { arsock_session_sample_poses(a.h, 0, out.as_mut_ptr(), 8, &mut n) };
+            if st != ARSOCK_OK {
+                assert_eq!(st, ARSOCK_ERR_INVALID_HANDLE);
+                break;
+            }
+        }
+        closer.join().unwrap();
+        b.close();
+        ok(arsock_close(hub));
+    });
+}

@@ -234,7 +234,8 @@ public:
     }
     /// The payload of `e` into `out` (resized to it; capacity reused).
     void read(const Event& e, std::vector<uint8_t>& out) {
-        out.resize(static_cast<size_t>(e.size));
+        // BLOB_AVAILABLE: the payload is the key (at most 255 bytes); `size` is the blob's size.
+        out.resize(e.kind == ARSOCK_EVENT_BLOB_AVAILABLE ? 255 : static_cast<size_t>(e.size));
         for (;;) {
             size_t n = 0;
             arsock_status st = arsock_session_read(h_, e.payload, out.empty() ? nullptr : out.data(),

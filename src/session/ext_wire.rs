@@ -301,8 +301,36 @@ pub(crate) fn kernel_unsent(fd: std::os::fd::RawFd) -> usize {
     }
 }
 
+/// Bytes in the socket's send buffer not yet sent (Apple's `SO_NWRITE`); see the Linux version.
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+pub(crate) fn kernel_unsent(fd: std::os::fd::RawFd) -> usize {
+    let mut n: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: SO_NWRITE writes one int of at most `len` bytes; fd is a socket the caller owns
+    // for the duration of the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_NWRITE,
+            (&mut n as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc == 0 && n > 0 {
+        n as usize
+    } else {
+        0
+    }
+}
+
 /// See the Linux version: elsewhere the kernel's queue is not counted.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios"
+)))]
 pub(crate) fn kernel_unsent(_fd: i32) -> usize {
     0
 }

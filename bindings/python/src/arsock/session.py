@@ -342,9 +342,12 @@ class Session(SessionPoses, _Handle):
 
     def read(self, event: Union[Event, int]) -> bytes:
         """The payload of ``event`` (from the last :meth:`poll`): a MESSAGE's bytes, a
-        STATE_CHANGED's key. :class:`NotFoundError` if it is not from the last poll."""
+        STATE_CHANGED's key, a BLOB_AVAILABLE's key. :class:`NotFoundError` if it is not from the
+        last poll."""
         if isinstance(event, Event):
-            payload, size = event.payload, event.size
+            # BLOB_AVAILABLE: the payload is the key (<= 255 bytes); size is the blob's size.
+            blob = event.kind == EVENT_BLOB_AVAILABLE
+            payload, size = event.payload, 255 if blob else event.size
         else:
             payload, size = int(event), 0
         out = ctypes.c_size_t()

@@ -96,29 +96,41 @@ impl Session {
                 data.len()
             )));
         }
-        let mut g = self.usable()?;
-        joined(&g)?;
-        let replaced: u64 = g
-            .ext
-            .uploads
-            .iter()
-            .filter(|u| u.key == key)
-            .map(|u| u.data.len() as u64)
-            .sum();
-        let used = g.ext.blob_bytes() - replaced;
-        if used + data.len() as u64 > ROOM_BLOB_BUDGET {
-            return Err(Error::WouldBlock {
-                queued: used as usize,
-                limit: ROOM_BLOB_BUDGET as usize,
-            });
+        // The budget is checked before copying (a full budget costs no copy), the copy is made
+        // without the session's lock (a render thread sampling poses meanwhile never waits for
+        // a 64 MiB memcpy), and the budget is checked again when the copy is queued.
+        let over_budget = |g: &Inner| -> Result<()> {
+            let replaced: u64 = g
+                .ext
+                .uploads
+                .iter()
+                .filter(|u| u.key == key)
+                .map(|u| u.data.len() as u64)
+                .sum();
+            let used = g.ext.blob_bytes() - replaced;
+            if used + data.len() as u64 > ROOM_BLOB_BUDGET {
+                return Err(Error::WouldBlock {
+                    queued: used as usize,
+                    limit: ROOM_BLOB_BUDGET as usize,
+                });
+            }
+            Ok(())
+        };
+        {
+            let g = self.usable()?;
+            joined(&g)?;
+            over_budget(&g)?;
         }
         let mut copy = Vec::new();
         copy.try_reserve_exact(data.len())
             .map_err(|_| Error::WouldBlock {
-                queued: used as usize,
+                queued: 0,
                 limit: ROOM_BLOB_BUDGET as usize,
             })?;
         copy.extend_from_slice(data);
+        let mut g = self.usable()?;
+        joined(&g)?;
+        over_budget(&g)?;
         let ext = &mut g.ext;
         ext.uploads.retain(|u| u.key != key);
         let tag = ext.next_tag;
