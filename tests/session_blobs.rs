@@ -474,3 +474,38 @@ fn a_loader_thread_puts_blobs_while_another_samples_poses_and_closes_from_a_thir
         ok(arsock_close(hub));
     });
 }
+
+#[test]
+fn a_put_that_replaces_an_upload_in_progress_wins_everywhere() {
+    within(Duration::from_secs(120), || {
+        let (hub, port) = hub();
+        let mut a = Dev::join(port, "b11", "a");
+        let mut b = Dev::join(port, "b11", "b");
+        let v1 = body(4 * 1024 * 1024, 21);
+        ok(put(&a, "scene", &v1));
+        ok(put(&a, "scene", b"version two"));
+        for d in [&mut a, &mut b] {
+            let end = std::time::Instant::now() + T;
+            loop {
+                if let Ok(v) = get(d, "scene") {
+                    if v == b"version two" {
+                        break;
+                    }
+                }
+                assert!(std::time::Instant::now() < end, "v2 never became the blob");
+                d.drain(Duration::from_millis(20));
+            }
+        }
+        // Nothing of v1 lingers: a third put is not over any budget and lands as well.
+        ok(put(&a, "scene", b"three"));
+        let e = b
+            .until(T, |e| e.kind == ARSOCK_EVENT_BLOB_AVAILABLE && e.size == 5)
+            .pop()
+            .unwrap();
+        assert_eq!(e.payload, b"scene");
+        assert_eq!(get(&b, "scene").unwrap(), b"three");
+        a.close();
+        b.close();
+        ok(arsock_close(hub));
+    });
+}

@@ -297,6 +297,11 @@ impl ClientExt {
                 Self::announce(core, key, uploader, 0, size, time_us);
                 return;
             }
+            if flags & info_flag::SNAPSHOT == 0 {
+                // An older upload of ours, replaced here before the hub finished it: the hub
+                // sends no body to its uploader, and the newer version's BLOB_INFO follows.
+                return;
+            }
         }
         if self.blob_bytes().saturating_add(size) > MAX_HELD_BLOB_BYTES {
             return; // more than a well-behaved hub can announce: ignored
