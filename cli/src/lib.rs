@@ -1,8 +1,14 @@
 //! The `arsock` command as a library: argument definitions ([`args`]), `send`/`recv`
-//! ([`netcat`]), the viewer's model ([`view`]) and its HTTP server ([`viewer`]). The binary
+//! ([`netcat`]), `hub` ([`hub`], fed by the library's hub observation through [`feed`]),
+//! `bots` and `demo` ([`bots`], [`demo`]), the viewer's model ([`view`]) and its HTTP server
+//! ([`viewer`]). The binary
 //! (`src/main.rs`) only parses arguments and calls [`run`].
 
 pub mod args;
+pub mod bots;
+pub mod demo;
+pub mod feed;
+pub mod hub;
 pub mod interrupt;
 pub mod netcat;
 pub mod report;
@@ -19,8 +25,6 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILURE: i32 = 1;
 /// Exit status: bad arguments (clap uses the same).
 pub const EXIT_USAGE: i32 = 2;
-/// Exit status: the command is not available in this build (sysexits' EX_UNAVAILABLE).
-pub const EXIT_UNAVAILABLE: i32 = 69;
 
 /// Why a command failed: the message printed after "arsock: " and the exit status.
 #[derive(Debug)]
@@ -51,17 +55,6 @@ impl Failure {
             code: EXIT_USAGE,
         }
     }
-
-    /// A command whose arguments are valid but whose engine is not in this build.
-    pub fn unavailable(command: &str) -> Failure {
-        Failure {
-            message: format!(
-                "`arsock {command}` is not available in this build: it needs sessions (issue 10), \
-                 which this arsock library does not have yet. `arsock send`/`recv` work."
-            ),
-            code: EXIT_UNAVAILABLE,
-        }
-    }
 }
 
 impl fmt::Display for Failure {
@@ -73,11 +66,9 @@ impl fmt::Display for Failure {
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        // Arguments were validated by clap; the hub, bots and demo bodies are wired in with
-        // sessions (issue 10) and poses (issue 11).
-        Command::Hub(_) => Err(Failure::unavailable("hub")),
-        Command::Bots(_) => Err(Failure::unavailable("bots")),
-        Command::Demo(_) => Err(Failure::unavailable("demo")),
+        Command::Hub(a) => hub::run(&a),
+        Command::Bots(a) => demo::run_bots(&a),
+        Command::Demo(a) => demo::run_demo(&a),
         Command::Send(a) => netcat::send(&a),
         Command::Recv(a) => netcat::recv(&a),
     }

@@ -109,34 +109,57 @@ pub struct RunReport {
     pub devices: u32,
     pub seconds: f64,
     pub poses_sent: u64,
-    /// Pose age (receive time − capture time, room time) over every pose received.
+    /// Distinct poses of other devices the devices saw (poses are newest-only: one replaced
+    /// before a device looked is superseded, not lost).
+    pub poses_seen: u64,
+    /// (receiver, sender) pairs where the sender's last pose never became visible (must be 0).
+    pub final_poses_missing: u64,
+    /// Pose age (time seen − capture time, room time) over every pose seen.
     pub pose_age: Option<Percentiles>,
+    /// How often each device looked for new poses (the ages include up to this much).
+    pub pose_look_period_ms: f64,
     pub messages_sent: u64,
     pub messages_delivered: u64,
-    /// Reliable messages sent but never delivered (must be 0).
+    /// Copies of reliable messages that should have reached a device and never did (must
+    /// be 0; docs/CLI.md defines it exactly).
     pub messages_lost: u64,
+    /// Copies received twice or out of order (must be 0).
+    pub messages_duplicated: u64,
+    /// Round trip device → hub → device of the devices' status writes.
+    pub rtt: Option<Percentiles>,
     pub anchors_placed: u64,
+    /// BLOB_AVAILABLE events of other devices' anchor blobs.
+    pub blobs_received: u64,
 }
 
 impl RunReport {
     pub fn text(&self) -> String {
         let age = match &self.pose_age {
             Some(p) => format!(
-                "pose age p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} poses received)",
-                p.p50_ms, p.p99_ms, p.max_ms, p.samples
+                "pose age p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (looking every {} ms; {} poses seen, {} final poses missing)",
+                p.p50_ms, p.p99_ms, p.max_ms, self.pose_look_period_ms, p.samples, self.final_poses_missing
             ),
             None => "no poses received".to_string(),
         };
+        let rtt = match &self.rtt {
+            Some(p) => format!(
+                "RTT to the hub p50 {:.2} ms, p99 {:.2} ms",
+                p.p50_ms, p.p99_ms
+            ),
+            None => "no RTT measured".to_string(),
+        };
         format!(
             "{} devices for {:.1} s: {} poses sent; {age}\n\
-             messages: {} sent, {} delivered, {} lost; {} anchors placed",
+             messages: {} sent, {} delivered, {} lost, {} duplicated; {} anchors placed ({} blobs received); {rtt}",
             self.devices,
             self.seconds,
             self.poses_sent,
             self.messages_sent,
             self.messages_delivered,
             self.messages_lost,
-            self.anchors_placed
+            self.messages_duplicated,
+            self.anchors_placed,
+            self.blobs_received
         )
     }
 
@@ -235,11 +258,17 @@ mod tests {
             devices: 8,
             seconds: 20.0,
             poses_sent: 4800,
+            poses_seen: 33600,
+            final_poses_missing: 0,
             pose_age: h.summary(),
+            pose_look_period_ms: 1.0,
             messages_sent: 12,
             messages_delivered: 84,
             messages_lost: 0,
+            messages_duplicated: 0,
+            rtt: None,
             anchors_placed: 3,
+            blobs_received: 21,
         };
         let t = r.text();
         assert!(

@@ -2,24 +2,21 @@
 //! in a room must appear as 8 markers that move between two looks, with their names, headings
 //! and side-panel rows, and /stats.json must be valid JSON that agrees with the page.
 //!
-//! What the page shows comes from `start_source`. Today that is the real viewer server fed by
-//! walkers in this test; once sessions (issue 10) are wired in, `start_source` starts
-//! `arsock demo --seconds 20` instead (see `demo_source` below) and nothing else changes.
+//! What the page shows comes from `start_source`: the real `arsock demo --seconds 20` (an
+//! embedded hub, 8 bot devices sending head poses through sessions, the viewer fed by the
+//! hub's observation API), so this is the whole path from `send_poses` to the pixels.
 
 #[path = "common/cdp.rs"]
 mod cdp;
 #[path = "common/http.rs"]
 mod http;
 
-use arsock_cli::sim::{self, Walker};
-use arsock_cli::view::{HubTotals, ViewState};
+use arsock_cli::view::ViewState;
 use arsock_cli::viewer::Viewer;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 const DEVICES: usize = 8;
@@ -34,13 +31,11 @@ struct Source {
 
 /// The one place to swap: the page's data source for this test.
 fn start_source() -> Source {
-    walking_source()
+    demo_source()
 }
 
-/// `arsock demo --seconds 20 --http 0`, once the demo is wired in (sessions, issue 10): it
-/// prints its viewer URL on stdout as a line containing `http://HOST:PORT/`; the process is
-/// killed when the test ends.
-#[allow(dead_code)]
+/// `arsock demo --seconds 20 --http 0`: it prints its viewer URL on stdout as a line
+/// containing `http://HOST:PORT/`; the process is killed when the test ends.
 fn demo_source() -> Source {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_arsock"))
         .args(["demo", "--seconds", "20", "--http", "0"])
@@ -87,82 +82,6 @@ fn demo_source() -> Source {
     }
 }
 
-/// The real viewer server on loopback, fed by 8 walkers that this test moves at 60 Hz.
-fn walking_source() -> Source {
-    let state = ViewState::new();
-    let viewer = Viewer::start("127.0.0.1", 0, state.clone(), 30).expect("viewer starts");
-    let stop = Arc::new(AtomicBool::new(false));
-    let walkers = {
-        let stop = stop.clone();
-        thread::spawn(move || walk(&state, &stop))
-    };
-    struct Running {
-        _viewer: Viewer,
-        stop: Arc<AtomicBool>,
-        walkers: Option<JoinHandle<()>>,
-    }
-    impl Drop for Running {
-        fn drop(&mut self) {
-            self.stop.store(true, Ordering::Release);
-            if let Some(t) = self.walkers.take() {
-                let _ = t.join();
-            }
-        }
-    }
-    Source {
-        url: viewer.url(),
-        addr: viewer.local_addr(),
-        devices: DEVICES,
-        _running: Box::new(Running {
-            _viewer: viewer,
-            stop,
-            walkers: Some(walkers),
-        }),
-    }
-}
-
-/// 8 simulated people walking in an 8 m × 6 m room (`arsock_cli::sim`, as the bots will).
-fn walk(state: &ViewState, stop: &AtomicBool) {
-    const ROOM: &str = "demo";
-    let walkers: Vec<Walker> = (0..DEVICES)
-        .map(|i| Walker::new(i as u64 + 1, 8.0, 6.0))
-        .collect();
-    for i in 0..DEVICES {
-        state.peer_joined(ROOM, i as u32 + 1, &sim::device_name(i));
-    }
-    state.anchor_placed(ROOM, "table", 0.0, 0.0, 1);
-    state.anchor_placed(ROOM, "whiteboard", -3.2, -2.2, 3);
-    state.anchor_placed(ROOM, "robot arm", 2.8, 1.9, 6);
-    let start = Instant::now();
-    let mut ticks = 0u64;
-    while !stop.load(Ordering::Acquire) {
-        // Start 30 s into the walk, so the people are spread over the room.
-        let t = 30.0 + start.elapsed().as_secs_f64();
-        for (i, w) in walkers.iter().enumerate() {
-            let p = w.pose_at(t);
-            let id = i as u32 + 1;
-            let wobble = (t * 3.0 + i as f64).sin() * 0.5 + 0.5;
-            state.peer_pose(
-                ROOM,
-                id,
-                p.position[0],
-                p.position[2],
-                p.yaw,
-                Some(0.35 + 0.3 * wobble),
-            );
-            state.peer_rtt(ROOM, id, 0.25 + 0.2 * wobble);
-        }
-        ticks += 1;
-        state.set_totals(HubTotals {
-            rooms: 1,
-            peers: DEVICES as u32,
-            poses_per_s: ticks as f64 * DEVICES as f64 / start.elapsed().as_secs_f64().max(0.001),
-            ..HubTotals::default()
-        });
-        thread::sleep(Duration::from_millis(16));
-    }
-}
-
 /// Markers drawn on the map: room/id → (x, z, transform, label, inside its map, state).
 fn markers(b: &mut cdp::Browser) -> BTreeMap<String, Value> {
     let v = b.eval(
@@ -201,9 +120,14 @@ fn eight_walking_devices_appear_as_markers_that_move_in_a_real_browser() {
     let n = source.devices;
     let mut b = cdp::Browser::launch(1360, 860);
     b.navigate(&source.url);
+    // Live markers, anchors, and every device's RTT in the panel (the devices publish it with
+    // their second status write, within about 2 s; the first anchors come after 2-4 s).
     let ready = format!(
         r#"document.querySelectorAll("g.peer[data-state=live]:not([style*=none])").length >= {n}
-           && +document.body.dataset.updates > 5"#
+           && +document.body.dataset.updates > 5
+           && document.querySelectorAll("g.anchor").length >= 4
+           && [...document.querySelectorAll("aside .ptable tbody tr")]
+                .filter((tr) => !isNaN(parseFloat(tr.children[1].textContent))).length >= {n}"#
     );
     assert!(
         b.wait_for(&ready, Duration::from_secs(30)),
@@ -325,6 +249,9 @@ fn eight_walking_devices_appear_as_markers_that_move_in_a_real_browser() {
 fn stale_and_left_devices_and_several_rooms_are_shown_with_their_state() {
     let state = ViewState::new();
     let viewer = Viewer::start("127.0.0.1", 0, state.clone(), 30).expect("viewer starts");
+    // The browser first: a peer that left is shown for 10 s from `peer_left`, and a browser
+    // can take that long to start on a loaded machine.
+    let mut b = cdp::Browser::launch(1360, 860);
     state.peer_joined("lobby", 1, "Quest 3 · Ben");
     state.peer_pose("lobby", 1, 0.5, 0.5, 1.0, Some(0.4));
     state.peer_joined("lobby", 2, "iPhone 15 · Chloe");
@@ -338,7 +265,6 @@ fn stale_and_left_devices_and_several_rooms_are_shown_with_their_state() {
     state.peer_joined("studio", 2, "no pose yet");
     state.anchor_placed("studio", "<b>not markup</b>", 1.0, 1.0, 1);
 
-    let mut b = cdp::Browser::launch(1360, 860);
     b.navigate(&viewer.url());
     assert!(b.wait_for(
         r#"document.querySelectorAll(".room").length === 2 && +document.body.dataset.updates > 2"#,

@@ -129,6 +129,7 @@ pub struct HubCore {
     closed: Vec<(ConnId, Outbox)>,
     keys: std::collections::hash_map::RandomState,
     key_counter: u64,
+    obs: observe::Observer,
     /// Poses, clock and blobs (`hub_core/ext.rs`).
     ext: ext::HubExt,
 }
@@ -144,6 +145,7 @@ impl HubCore {
             closed: Vec::new(),
             keys: Default::default(),
             key_counter: 0,
+            obs: Default::default(),
             ext: Default::default(),
         }
     }
@@ -242,6 +244,8 @@ impl HubCore {
 
     /// Refuse a connection's HELLO and close it.
     fn reject(&mut self, id: ConnId, reason: i32, text: &str, now: Instant) {
+        let no_room: Arc<str> = Arc::from("");
+        (self.obs).with_reason(ObservedKind::Rejected, &no_room, 0, "", reason, text.into());
         self.push(id, wire::encode(&Frame::Reject { reason, text }), true, now);
         self.end_conn(id, None);
     }
@@ -271,6 +275,15 @@ impl HubCore {
             self.remove_peer(room, peer, reason::TIMEOUT, now);
         } else if !p.stale {
             p.stale = true;
+            let text = "connection ended".to_string();
+            (self.obs).with_reason(
+                ObservedKind::Stale,
+                room,
+                peer,
+                &p.name,
+                reason::NETWORK,
+                text,
+            );
             self.announce(room, peer, peer_what::STALE, reason::NONE, now);
         }
     }
@@ -355,6 +368,7 @@ impl HubCore {
         p.last_heard = now;
         if p.stale {
             p.stale = false;
+            self.obs.event(ObservedKind::Resumed, room, peer, &p.name);
             self.announce(room, peer, peer_what::RESUMED, reason::NONE, now);
         }
     }
@@ -446,6 +460,7 @@ impl HubCore {
         let Some(p) = r.peers.remove(&peer) else {
             return;
         };
+        (self.obs).with_reason(ObservedKind::Left, room, peer, &p.name, why, String::new());
         if r.peers.is_empty() {
             r.empty_since = Some(now);
         }
@@ -481,6 +496,9 @@ impl HubCore {
 mod join;
 mod liveness;
 mod traffic;
+
+pub mod observe;
+use observe::ObservedKind;
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! The hub on the library's I/O thread: a listener and its connections registered with the
 //! reactor, bytes fed to [`HubCore`], outboxes written back, a housekeeping tick.
 
+use super::hub_core::observe::{HubObservation, ObservedEvent};
 use super::hub_core::{ConnId, HubConfig, HubCore};
 use super::stream::{Flow, FrameReader, Outbox};
 use super::{wire, TICK};
@@ -146,6 +147,16 @@ impl Hub {
         self.shared.lock().core.room_peers(room)
     }
 
+    /// Rooms, peers, state and counters now (see [`HubCore::observe`]).
+    pub fn observe(&self) -> HubObservation {
+        self.shared.lock().core.observe(Instant::now())
+    }
+
+    /// Take up to `max` of the oldest presence events logged (joins, stale, leaves, rejects).
+    pub fn take_observed_events(&self, max: usize) -> Vec<ObservedEvent> {
+        self.shared.lock().core.take_observed_events(max)
+    }
+
     /// What the hub holds for a peer's connection: pose keys and batch, blob downloads,
     /// outbox bytes (diagnostics and tests).
     pub fn conn_memory(&self, room: &str, peer: u32) -> Option<super::ConnPoseMemory> {
@@ -265,6 +276,7 @@ impl HubInner {
                 Ok(n) => {
                     budget = budget.saturating_sub(n);
                     let now = Instant::now();
+                    core.observer().bytes_in(n);
                     let fed = c.reader.feed(&scratch[..n], &mut |k, p| {
                         core.on_frame(id, k, p, now)?;
                         Ok::<_, super::hub_core::Violation>(Flow::Continue)
@@ -340,7 +352,9 @@ impl HubInner {
         }
         for (id, mut out) in self.core.take_closed() {
             if let Some(c) = self.conns.get_mut(&id) {
+                let before = out.len();
                 let _ = flush(&mut c.stream, &mut out);
+                self.core.observer().bytes_out(before - out.len());
                 let _ = c.stream.shutdown(std::net::Shutdown::Write);
             }
             self.drop_conn(id);
@@ -361,12 +375,17 @@ impl HubInner {
             if out.is_empty() {
                 break;
             }
-            if flush(&mut c.stream, out).is_err() {
+            let before = out.len();
+            let flushed = flush(&mut c.stream, out);
+            let written = before - out.len();
+            let still_queued = !out.is_empty();
+            self.core.observer().bytes_out(written);
+            if flushed.is_err() {
                 self.core.on_closed(id, Instant::now());
                 self.drop_conn(id);
                 return;
             }
-            if !pushed || !out.is_empty() {
+            if !pushed || still_queued {
                 break;
             }
         }

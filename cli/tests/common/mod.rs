@@ -118,6 +118,51 @@ impl Proc {
         }
     }
 
+    /// Everything written to stdout so far, as text.
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout_seen.lock().unwrap()).into_owned()
+    }
+
+    /// Wait until stdout contains `needle` `times` times (failing after the watchdog); returns
+    /// stdout so far.
+    pub fn wait_stdout_count(&self, needle: &str, times: usize) -> String {
+        let deadline = Instant::now() + WATCHDOG;
+        loop {
+            let text = self.stdout_text();
+            if text.matches(needle).count() >= times {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "stdout never had {times} × {needle:?}; it has:\n{text}"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Wait for a stderr line containing `needle` (failing after the watchdog).
+    pub fn wait_stderr(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + WATCHDOG;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(l) => {
+                    self.stderr_seen.push(l.clone());
+                    if l.contains(needle) {
+                        return l;
+                    }
+                }
+                Err(_) => panic!("no stderr line with {needle:?}: {:?}", self.stderr_seen),
+            }
+        }
+    }
+
+    /// Send SIGKILL.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Send SIGINT, as Ctrl-C in a terminal does.
     pub fn interrupt(&self) {
         let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits pid_t");

@@ -158,6 +158,7 @@ impl HubCore {
     }
 
     fn poses_from(&mut self, room: &Arc<str>, peer: u32, poses: Vec<Pose>) {
+        self.obs.poses_arrived(room, peer, &poses);
         let Some(r) = self.rooms.get(room) else {
             return;
         };

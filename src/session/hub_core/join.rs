@@ -1,5 +1,6 @@
 //! Joining and resuming: HELLO, WELCOME and the snapshot.
 
+use super::observe::ObservedKind;
 use super::{ConnId, HubCore, Peer, Room, HARD_QUEUE_FACTOR, MAX_ROOMS};
 use crate::session::stream::Bytes;
 use crate::session::wire::{self, peer_what, state_flag, Frame, Hello};
@@ -78,6 +79,7 @@ impl HubCore {
         if let Some(c) = self.conns.get_mut(&id) {
             c.peer = Some((room.clone(), peer));
         }
+        self.obs.event(ObservedKind::Joined, &room, peer, h.name);
         self.welcome(id, &room, peer, 0, false, now);
         self.announce(&room, peer, peer_what::JOINED, reason::NONE, now);
     }
@@ -114,6 +116,8 @@ impl HubCore {
             return self.reject(id, reason::PROTOCOL, &text, now);
         }
         let old = p.conn.replace(id);
+        self.obs
+            .event(ObservedKind::Reconnected, &room, peer, &p.name);
         while p.acked < h.ack {
             if let Some(f) = p.retained.pop_front() {
                 p.retained_bytes -= f.len();

@@ -1,6 +1,7 @@
 //! Housekeeping: acknowledgements, heartbeats, stale and departed peers, slow peers,
 //! late handshakes, empty rooms.
 
+use super::observe::ObservedKind;
 use super::{ConnId, HubCore};
 use crate::session::reason;
 use crate::session::wire::{self, peer_what, Frame};
@@ -56,7 +57,7 @@ impl HubCore {
             }
             if !p.stale && silent >= cfg.stale_after {
                 p.stale = true;
-                stale.push(id);
+                stale.push((id, p.name.clone(), silent));
             }
             let Some(c) = p.conn else { continue };
             // State changes and presence are queued but not kept for resume: bound them too.
@@ -86,10 +87,26 @@ impl HubCore {
         for (c, count) in acks {
             self.push(c, wire::encode(&Frame::Ack { count }), true, now);
         }
-        for id in stale {
+        for (id, name, silent) in stale {
+            let text = format!("silent for {} ms", silent.as_millis());
+            (self.obs).with_reason(ObservedKind::Stale, room, id, &name, reason::TIMEOUT, text);
             self.announce(room, id, peer_what::STALE, reason::NONE, now);
         }
         for (id, c) in slow {
+            let (name, queued) = self
+                .rooms
+                .get(room)
+                .and_then(|r| r.peers.get(&id))
+                .map_or((String::new(), 0), |p| (p.name.clone(), p.retained_bytes));
+            let text = format!("{queued} bytes queued");
+            (self.obs).with_reason(
+                ObservedKind::SlowPeer,
+                room,
+                id,
+                &name,
+                reason::SLOW_PEER,
+                text,
+            );
             self.end_conn(c, Some(reason::SLOW_PEER));
             self.link_lost(room, id, c, now);
         }

@@ -32,6 +32,7 @@ impl HubCore {
         }
         p.retained.push_back(f.clone());
         p.retained_bytes += f.len();
+        self.obs.queued(p.retained_bytes);
         if p.retained_bytes > limit && p.over_since.is_none() {
             p.over_since = Some(now);
         }
@@ -54,6 +55,7 @@ impl HubCore {
         })
         .into();
         if to != 0 {
+            self.obs.message(usize::from(to != from));
             if to != from {
                 self.deliver(room, to, &f, now);
             }
@@ -63,6 +65,7 @@ impl HubCore {
             Some(r) => r.peers.keys().copied().filter(|&p| p != from).collect(),
             None => return,
         };
+        self.obs.message(targets.len());
         for t in targets {
             self.deliver(room, t, &f, now);
         }
@@ -111,6 +114,7 @@ impl HubCore {
             });
             return self.push(c, f, false, now);
         }
+        self.obs.state_write();
         let f: Bytes = wire::encode(&Frame::State {
             flags: if deleted { state_flag::DELETED } else { 0 },
             writer,
