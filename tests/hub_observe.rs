@@ -146,7 +146,9 @@ fn observation_logs_presence_with_reasons_counts_traffic_and_snapshots_rooms() {
         (a.id, a.name.as_str(), a.stale, a.connected),
         (1, "alice", false, true)
     );
-    assert!(a.pose_arrival_age_us.is_some_and(|us| us >= 0), "{a:?}");
+    // The capture time is the device's room-clock estimate, which may be ahead of the hub by up
+    // to its error bound, so a fresh pose can arrive with a small negative age.
+    assert!(a.pose_arrival_age_us.is_some(), "{a:?}");
     assert_eq!(room.state.len(), 1);
     assert_eq!(
         (room.state[0].0.as_str(), room.state[0].1),
